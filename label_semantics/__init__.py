@@ -1,5 +1,24 @@
-"""label-semantics: few-shot NER and text classification that read the labels' names."""
+"""label-semantics: few-shot NER and text classification that read the labels' names.
+
+Importing the package registers its configs and models with the transformers Auto classes, so a saved
+checkpoint loads with `AutoModelForTokenClassification.from_pretrained(folder)`.
+"""
 
 from __future__ import annotations
 
+from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification
+
+from .configuration_label_semantics import LabelSemanticsConfig
+from .modeling_label_semantics import LabelSemanticsForTokenClassification
+
 __version__ = "0.1.0"
+
+AutoConfig.register(LabelSemanticsConfig.model_type, LabelSemanticsConfig)
+AutoModel.register(LabelSemanticsConfig, LabelSemanticsForTokenClassification)
+AutoModelForTokenClassification.register(LabelSemanticsConfig, LabelSemanticsForTokenClassification)
+
+__all__ = [
+    "LabelSemanticsConfig",
+    "LabelSemanticsForTokenClassification",
+    "__version__",
+]

