@@ -84,17 +84,20 @@ class LabelSemanticsConfig(PreTrainedConfig):
             text = self.text_config
             self.label_config = text.to_dict() if isinstance(text, PreTrainedConfig) else dict(text or {})
         super().__post_init__(**kwargs)
-        if self.label_descriptions is None and self.id2label:
+        placeholder = [f"LABEL_{i}" for i in range(len(self.id2label or {}))]
+        if self.label_descriptions is None and self.id2label and self.labels != placeholder:
             from .verbalizer import verbalize
 
             self.label_descriptions = verbalize(self.labels, outside=self.outside_description)
+        self._check()
 
     @property
     def labels(self) -> list[str]:
         """The labels in id order."""
         return [self.id2label[i] for i in range(len(self.id2label))]
 
-    def validate_label_semantics(self):
+    def _check(self) -> None:
+        # plain ValueErrors: class validators (`validate_*`) would wrap them in a non-ValueError exception
         if self.label_pooling not in LABEL_POOLINGS:
             raise ValueError(
                 f"label_pooling={self.label_pooling!r} is not supported; use one of {LABEL_POOLINGS}, "
@@ -108,7 +111,10 @@ class LabelSemanticsConfig(PreTrainedConfig):
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
             raise ValueError(f"Duplicate labels {duplicates} in id2label; every label must appear once.")
-        for name, values in (("label_descriptions", self.label_descriptions), ("label_input_ids", self.label_input_ids)):
+        for name, values in (
+            ("label_descriptions", self.label_descriptions),
+            ("label_input_ids", self.label_input_ids),
+        ):
             if values is not None and len(values) != len(labels):
                 raise ValueError(
                     f"{name} has {len(values)} entries but there are {len(labels)} labels {labels}; "

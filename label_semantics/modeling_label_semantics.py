@@ -13,14 +13,17 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.modeling_outputs import TokenClassifierOutput
 
 from .configuration_label_semantics import LabelSemanticsConfig
-from .verbalizer import detect_scheme, split_tag, verbalize
+from .decoding import scheme_from_labels
+from .verbalizer import normalize_scheme, split_tag, verbalize
 
 logger = logging.getLogger(__name__)
 
 LABEL_TOKENIZER_DIR = "label_tokenizer"
 
 
-def pool_label_states(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+def pool_label_states(
+    hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str
+) -> torch.Tensor:
     """One vector per label description.
 
     Args:
@@ -76,7 +79,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         label_encoder: PreTrainedModel | None = None,
     ):
         super().__init__(config)
-        self.text_encoder = text_encoder if text_encoder is not None else AutoModel.from_config(config.text_config)
+        self.text_encoder = (
+            text_encoder if text_encoder is not None else AutoModel.from_config(config.text_config)
+        )
         if config.share_towers:
             self.label_encoder = None
         else:
@@ -137,7 +142,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             **config_kwargs,
         )
         model = cls(config, text_encoder=text_encoder, label_encoder=label_encoder)
-        model.tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(encoder_name_or_path)
+        model.tokenizer = (
+            tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(encoder_name_or_path)
+        )
         if label_encoder_name_or_path is not None:
             model.label_tokenizer = AutoTokenizer.from_pretrained(label_encoder_name_or_path)
         model.set_labels(labels, descriptions=descriptions)
@@ -173,6 +180,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         descriptions: Mapping[str, str] | None = None,
         tokenizer=None,
         outside_description: str | None = None,
+        tag_scheme: str | None = None,
     ) -> None:
         r"""
         Replace the label set. No parameter changes: the new labels are simply encoded by the label tower, which is
@@ -183,6 +191,8 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             descriptions (`Mapping[str, str]`, *optional*): descriptions keyed by type or full tag.
             tokenizer (*optional*): the label tower's tokenizer; defaults to the one the model holds.
             outside_description (`str`, *optional*): a new description of `O`.
+            tag_scheme (`str`, *optional*): `"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`; read off the labels when not
+                given (a label set cannot tell IOB1 from IOB2: pass `"IOB1"` for IOB1 data).
         """
         labels = list(labels)
         if not labels:
@@ -194,7 +204,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             raise ValueError(f"Duplicate labels {duplicates} in {labels}; list every label once.")
         for label in labels:
             split_tag(label)
-        scheme = detect_scheme([labels])
+        scheme = normalize_scheme(tag_scheme) if tag_scheme is not None else scheme_from_labels(labels)
         tokenizer = tokenizer or self.label_tokenizer or self.tokenizer
         if tokenizer is None:
             raise ValueError(

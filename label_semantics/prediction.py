@@ -135,7 +135,9 @@ def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.T
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention_mask[row, : len(ids)] = 1
         extra = {"label_embeddings": label_embeddings} if label_embeddings is not None else {}
-        logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **extra).logits
+        logits = model(
+            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **extra
+        ).logits
         log_probs = logits.float().log_softmax(-1).cpu()
         for row, i in enumerate(batch):
             scores[i] = log_probs[row, : len(windows[i][1])]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from label_semantics.prediction import _windows, predict_entities, split_words
+
+from .test_modeling_label_semantics import make_model, train
+
+
+@pytest.fixture(scope="module")
+def model(_tiny_encoder_dir):
+    model = make_model(_tiny_encoder_dir)
+    train(model, steps=80)
+    return model
+
+
+def test_split_words_keeps_offsets(tokenizer):
+    text = "  John's car, in N.Y.  "
+    words = split_words(text, tokenizer)
+    assert [w for w, _ in words] == ["John", "'", "s", "car", ",", "in", "N", ".", "Y", "."]
+    assert all(text[a:b] == w for w, (a, b) in words)
+
+
+def test_str_in_one_result_out_and_offsets(model):
+    text = "Yesterday  John Smith visited Paris."
+    entities = model.predict(text)
+    assert isinstance(entities, list)
+    assert {(e["label"], e["text"]) for e in entities} >= {("PER", "John Smith"), ("LOC", "Paris")}
+    for e in entities:
+        assert text[e["start"] : e["end"]] == e["text"]
+        assert 0 < e["score"] <= 1
+
+
+def test_list_in_list_out_and_pretokenised(model):
+    batch = model.predict(["mary lives in london", "", "   "])
+    assert len(batch) == 3 and batch[1] == [] and batch[2] == []
+    assert ("LOC", "london") in {(e["label"], e["text"]) for e in batch[0]}
+    words = ["mary", "lives", "in", "london"]
+    single = model.predict(words, is_split_into_words=True)
+    assert [(e["label"], e["word_start"], e["word_end"]) for e in single] == [
+        (e["label"], e["word_start"], e["word_end"]) for e in batch[0]
+    ]
+    assert "start" not in single[0]
+    assert len(model.predict([words, words])) == 2
+
+
+def test_long_text_is_windowed_and_every_word_predicted(model):
+    # the tiny encoder's window is 64 tokens; this text is several windows long
+    sentence = "john smith visited paris and"
+    words = (sentence + " ") * 40
+    n_words = len(words.split())
+    windows, best = _windows(
+        [type("S", (), {"words": words.split()})()], model.tokenizer, max_length=64, stride=16
+    )
+    assert len(windows) > 3
+    assert sorted(best[0]) == list(range(n_words))
+    entities = model.predict(words)
+    in_location = {w for e in entities if e["label"] == "LOC" for w in range(e["word_start"], e["word_end"])}
+    paris = [i for i, w in enumerate(words.split()) if w == "paris"]
+    assert len(paris) == 40 and set(paris) <= in_location  # every window, none lost at the edges
+    assert entities == sorted(entities, key=lambda e: e["start"])
+
+
+def test_window_scores_agree_with_a_single_pass(model):
+    text = "john smith visited paris and mary lives in london"
+    whole = predict_entities(model, text)
+    windowed = predict_entities(model, text, max_length=12, stride=4)
+    assert [(e["label"], e["text"]) for e in whole] == [(e["label"], e["text"]) for e in windowed]
+
+
+def test_bad_stride_and_input(model):
+    with pytest.raises(ValueError, match="stride=70"):
+        model.predict("john", stride=70)
+    with pytest.raises(TypeError, match="predict\\(\\) takes a str"):
+        model.predict(42)
+
+
+def test_predict_restores_training_mode(model):
+    model.train()
+    model.predict("john")
+    assert model.training
+    model.eval()
+
+
+def test_viterbi_off_uses_argmax(model):
+    text = "john smith visited paris"
+    with torch.no_grad():
+        assert isinstance(predict_entities(model, text, viterbi=False), list)
