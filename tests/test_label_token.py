@@ -1,0 +1,405 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    BertConfig,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+    pipeline,
+)
+
+from label_semantics import LabelTokenConfig, LabelTokenForSequenceClassification
+from label_semantics.modeling_label_token import initial_label_embeddings
+
+LABELS = ["sadness", "joy", "anger", "creative-work"]
+TOY = [
+    ("i feel sad", 0),
+    ("sad bad terrible", 0),
+    ("she was sad", 0),
+    ("i feel happy", 1),
+    ("joy and love", 1),
+    ("good great happy", 1),
+    ("anger at the company", 2),
+    ("he said anger", 2),
+    ("anger anger", 2),
+    ("a book or a film", 3),
+    ("the song and the movie", 3),
+    ("a creative work", 3),
+]
+
+
+def make_model(path, labels=LABELS, **kwargs) -> LabelTokenForSequenceClassification:
+    torch.manual_seed(0)
+    return LabelTokenForSequenceClassification.from_encoder(path, labels=labels, **kwargs)
+
+
+def encode(model, texts, **kwargs):
+    return dict(model.tokenizer(texts, padding=True, return_tensors="pt", **kwargs))
+
+
+def tiny_encoder_config(**kwargs) -> dict:
+    return BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        **kwargs,
+    ).to_dict()
+
+
+@pytest.fixture(scope="module")
+def trained(_tiny_encoder_dir, tmp_path_factory):
+    """A tiny single-label model fine-tuned with the stock Trainer and default TrainingArguments."""
+    model = make_model(_tiny_encoder_dir)
+    data = Dataset.from_dict({"text": [t for t, _ in TOY], "label": [y for _, y in TOY]})
+    data = data.map(lambda batch: model.tokenizer(batch["text"], truncation=True), batched=True)
+    args = TrainingArguments(
+        output_dir=str(tmp_path_factory.mktemp("trainer")),
+        num_train_epochs=30,
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=True,
+        logging_steps=10,
+        seed=0,
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=data, data_collator=DataCollatorWithPadding(model.tokenizer)
+    )
+    result = trainer.train()
+    model.eval()
+    return model, trainer, result
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def test_config_derives_descriptions_token_ids_and_window():
+    config = LabelTokenConfig(encoder_config=tiny_encoder_config(), id2label=dict(enumerate(LABELS)))
+    assert isinstance(config.encoder_config, BertConfig)
+    assert config.label_descriptions == ["sadness", "joy", "anger", "creative work"]
+    assert config.label_token_ids == [96, 97, 98, 99]
+    assert config.max_seq_length == 512
+    assert config.labels == LABELS
+    assert not config.is_multi_label
+    reloaded = AutoConfig.for_model(**config.to_dict())
+    assert isinstance(reloaded, LabelTokenConfig)
+    assert isinstance(reloaded.encoder_config, BertConfig)
+    assert reloaded.label_token_ids == config.label_token_ids
+    assert reloaded.id2label == config.id2label
+    one = LabelTokenConfig(encoder_config=tiny_encoder_config(), id2label={0: "joy"})
+    assert one.is_multi_label
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"id2label": {}}, "No labels given"),
+        ({"id2label": {0: "joy", 1: "joy"}}, r"Duplicate labels \['joy'\]"),
+        ({"id2label": {0: "joy", 2: "anger"}}, "without gaps"),
+        (
+            {"id2label": {0: "joy", 1: "anger"}, "label_descriptions": ["joy"]},
+            "label_descriptions has 1 entries",
+        ),
+        ({"id2label": {0: "joy", 1: "anger"}, "label_token_ids": [5, 5]}, "distinct ids"),
+        ({"id2label": {0: "joy", 1: "anger"}, "label_token_ids": [5, 100]}, "distinct ids"),
+        (
+            {"id2label": dict(enumerate("abcde")), "max_seq_length": 8},
+            "5 labels do not fit.*at most 4 labels fit",
+        ),
+        ({"max_seq_length": 1024}, "exceeds the encoder's max_position_embeddings=512"),
+        ({"threshold": 1.5}, "threshold=1.5"),
+        ({"problem_type": "regression"}, "regression"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LabelTokenConfig(encoder_config=tiny_encoder_config(), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- construction
+
+
+def test_from_encoder_adds_special_tokens_and_keeps_pretrained_weights(tiny_encoder_dir, tokenizer):
+    encoder = AutoModel.from_pretrained(tiny_encoder_dir)
+    model = make_model(tiny_encoder_dir)
+    tokens = [f"[{label}]" for label in LABELS]
+    assert model.tokenizer.convert_tokens_to_ids(tokens) == model.config.label_token_ids
+    assert model.config.label_token_ids == list(range(len(tokenizer), len(tokenizer) + len(LABELS)))
+    assert set(tokens) <= set(model.tokenizer.all_special_tokens)
+    assert model.config.encoder_config.vocab_size == len(tokenizer) + len(LABELS)
+    assert model.config.sep_token_id == tokenizer.sep_token_id
+    assert model.tokenizer.model_max_length == 64 - len(LABELS) - 1
+    original = encoder.state_dict()
+    for name, value in model.encoder.state_dict().items():
+        expected = (
+            original[name][: len(tokenizer)] if name.endswith("word_embeddings.weight") else original[name]
+        )
+        assert torch.equal(value[: len(expected)], expected), name
+
+
+@pytest.mark.parametrize("init", ["description", "random", "cls", "mean"])
+def test_label_embedding_initialisations(tiny_encoder_dir, tokenizer, init):
+    encoder = AutoModel.from_pretrained(tiny_encoder_dir)
+    base = encoder.get_input_embeddings().weight.detach()
+    descriptions = {"joy": "happy good"}
+    model = make_model(tiny_encoder_dir, init=init, descriptions=descriptions)
+    assert model.config.label_descriptions == ["sadness", "happy good", "anger", "creative work"]
+    vectors = model.encoder.get_input_embeddings().weight[model.config.label_token_ids].detach()
+    if init == "description":
+        for vector, text in zip(vectors, model.config.label_descriptions, strict=True):
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            assert len(ids) >= 1
+            torch.testing.assert_close(vector, base[ids].mean(0))
+        # "creative-work" is read as the two words "creative work".
+        assert tokenizer.convert_ids_to_tokens(
+            tokenizer("creative work", add_special_tokens=False)["input_ids"]
+        ) == [
+            "creative",
+            "work",
+        ]
+    elif init == "cls":
+        torch.testing.assert_close(vectors, base[tokenizer.cls_token_id].expand_as(vectors))
+    elif init == "mean":
+        torch.testing.assert_close(vectors, base.mean(0).expand_as(vectors))
+    else:
+        assert 0.005 < vectors.std().item() < 0.05
+        assert not torch.allclose(vectors[0], vectors[1])
+
+
+def test_initial_label_embeddings_on_random_tensors():
+    embeddings = torch.randn(10, 4)
+    out = initial_label_embeddings(embeddings, [[1, 2], [3]], "description")
+    assert out.shape == (2, 4)
+    torch.testing.assert_close(out[0], (embeddings[1] + embeddings[2]) / 2)
+    torch.testing.assert_close(out[1], embeddings[3])
+    with pytest.raises(ValueError, match="cls_token_id"):
+        initial_label_embeddings(embeddings, [[1]], "cls")
+    with pytest.raises(ValueError, match="init='zeros' is not supported"):
+        initial_label_embeddings(embeddings, [[1]], "zeros")
+
+
+# ---------------------------------------------------------------------------------------------- inputs and forward
+
+
+def test_build_inputs_layout_and_shared_label_position(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir, labels=["joy", "anger"])
+    batch = encode(model, ["i feel happy", "sad"])
+    built = model.build_inputs(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    tok = model.tokenizer
+    joy, anger = model.config.label_token_ids
+    expected = [tok.cls_token_id, joy, anger, tok.sep_token_id] + tok("i feel happy")["input_ids"][1:]
+    assert built["input_ids"][0].tolist() == expected
+    short = [tok.cls_token_id, joy, anger, tok.sep_token_id] + tok("sad")["input_ids"][1:]
+    assert built["input_ids"][1, : len(short)].tolist() == short
+    assert built["position_ids"][0].tolist() == [0, 1, 1] + list(range(2, len(expected) - 1))
+    assert built["attention_mask"][1].tolist() == [1] * len(short) + [0] * (len(expected) - len(short))
+    assert built["token_type_ids"].sum() == 0
+
+
+@pytest.mark.parametrize("texts", [["i feel happy"], ["i feel happy", "a much longer sad text about anger"]])
+def test_logits_shape_and_padding_independence(tiny_encoder_dir, texts):
+    model = make_model(tiny_encoder_dir).eval()
+    logits = model(**encode(model, texts)).logits
+    assert logits.shape == (len(texts), len(LABELS))
+    alone = model(**encode(model, texts[:1])).logits
+    torch.testing.assert_close(logits[:1], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_text_is_truncated_never_a_label_token(tiny_encoder_dir, caplog):
+    model = make_model(tiny_encoder_dir, max_seq_length=16).eval()
+    room = 16 - len(LABELS) - 1
+    assert model.max_text_length == room == model.tokenizer.model_max_length
+    long_text = "the " * 40
+    batch = encode(model, [long_text, "sad"])
+    with caplog.at_level(logging.WARNING, logger="label_semantics.modeling_label_token"):
+        built = model.build_inputs(batch["input_ids"], batch["attention_mask"])
+        logits = model(**batch).logits
+    assert "cut at their end" in caplog.text
+    assert built["input_ids"].shape == (2, 16)
+    assert built["input_ids"][:, 1:5].tolist() == [model.config.label_token_ids] * 2
+    assert built["input_ids"][0, -1] == model.tokenizer.sep_token_id
+    assert built["input_ids"][1, 6:8].tolist() == model.tokenizer("sad")["input_ids"][1:]
+    # Truncating up front with the tokenizer gives the same logits.
+    torch.testing.assert_close(logits, model(**encode(model, [long_text, "sad"], truncation=True)).logits)
+
+
+def test_too_many_labels_for_the_window_says_how_many_fit(tiny_encoder_dir):
+    with pytest.raises(ValueError, match="6 labels do not fit.*at most 4 labels fit"):
+        make_model(tiny_encoder_dir, labels=list("abcdef"), max_seq_length=8)
+
+
+def test_single_label_loss_is_cross_entropy_and_infers_problem_type(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir).eval()
+    targets = torch.tensor([1, 3])
+    out = model(**encode(model, ["i feel happy", "a film"]), labels=targets)
+    assert model.config.problem_type == "single_label_classification"
+    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, targets))
+    out.loss.backward()
+    assert model.classifier.weight.grad is not None
+    assert model.encoder.get_input_embeddings().weight.grad[model.config.label_token_ids].abs().sum() > 0
+    with pytest.raises(ValueError, match="Multi-label targets.*single-label model"):
+        model(**encode(model, ["x"]), labels=torch.tensor([[0.0, 1.0, 0.0, 1.0]]))
+
+
+def test_multi_label_loss_is_bce_and_infers_problem_type(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir).eval()
+    targets = torch.tensor([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    out = model(**encode(model, ["i feel happy", "a film"]), labels=targets)
+    assert model.config.problem_type == "multi_label_classification"
+    torch.testing.assert_close(
+        out.loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, targets)
+    )
+    # Integer multi-hot targets are accepted too.
+    torch.testing.assert_close(
+        model(**encode(model, ["i feel happy", "a film"]), labels=targets.long()).loss, out.loss
+    )
+    with pytest.raises(ValueError, match="Single-label targets.*multi-label model"):
+        model(**encode(model, ["x"]), labels=torch.tensor([2]))
+
+
+def test_one_label_is_a_binary_detector_at_batch_size_one(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir, labels=["joy"]).eval()
+    out = model(**encode(model, ["i feel happy"]), labels=torch.tensor([1]))
+    assert out.logits.shape == (1, 1)
+    assert model.config.problem_type == "multi_label_classification"
+    torch.testing.assert_close(
+        out.loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, torch.ones(1, 1))
+    )
+    result = model.predict("i feel happy", threshold=0.0001)
+    assert [r["label"] for r in result] == ["joy"]
+    assert model.predict(["i feel happy"], threshold=0.9999) == [[]]
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "error", "message"),
+    [
+        ([], {}, ValueError, "No labels given"),
+        (["joy", "anger", "joy"], {}, ValueError, r"Duplicate labels \['joy'\]"),
+        (
+            ["joy", "snow"],
+            {"descriptions": {"snow": "\u2603\u2603"}},
+            ValueError,
+            "'snow' tokenises to nothing",
+        ),
+        (["joy", "CLS"], {}, ValueError, r"label tokens \['\[CLS\]'\] already exist"),
+        (["joy"], {"init": "zeros"}, ValueError, "init='zeros' is not supported"),
+    ],
+)
+def test_bad_labels_are_clear_errors(tiny_encoder_dir, labels, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        make_model(tiny_encoder_dir, labels=labels, **kwargs)
+
+
+def test_missing_encoder_path_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        make_model(tmp_path / "nowhere")
+
+
+# ---------------------------------------------------------------------------------------------- trained model
+
+
+def test_trainer_fine_tunes_with_default_arguments(trained):
+    model, trainer, result = trained
+    losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    assert result.training_loss < 1.0 < losses[0]
+    predicted = [model.predict(text)["label"] for text, _ in TOY]
+    accuracy = sum(p == LABELS[y] for p, (_, y) in zip(predicted, TOY, strict=True)) / len(TOY)
+    assert accuracy >= 0.9
+
+
+def test_prediction_does_not_depend_on_label_order(trained):
+    model, _, _ = trained
+    texts = [text for text, _ in TOY]
+    logits = model(**encode(model, texts)).logits.detach()
+    for order in ([3, 2, 1, 0], [1, 3, 0, 2]):
+        config = LabelTokenConfig.from_dict(model.config.to_dict())
+        config.id2label = {i: LABELS[j] for i, j in enumerate(order)}
+        config.label2id = {label: i for i, label in config.id2label.items()}
+        config.label_token_ids = [model.config.label_token_ids[j] for j in order]
+        config.label_descriptions = [model.config.label_descriptions[j] for j in order]
+        permuted = LabelTokenForSequenceClassification(config).eval()
+        permuted.load_state_dict(model.state_dict())
+        permuted.tokenizer = model.tokenizer
+        torch.testing.assert_close(
+            permuted(**encode(model, texts)).logits, logits[:, order], atol=1e-5, rtol=1e-5
+        )
+        for got, want in zip(permuted.predict(texts), model.predict(texts), strict=True):
+            assert got["label"] == want["label"]
+            assert got["score"] == pytest.approx(want["score"], abs=1e-5)
+
+
+def test_save_and_load_restore_model_tokenizer_and_labels(trained, tmp_path):
+    model, _, _ = trained
+    model.config.threshold = 0.3
+    model.save_pretrained(tmp_path)
+    texts = ["i feel happy", "she was sad about the film"]
+    expected = model(**encode(model, texts)).logits
+    for loader in (LabelTokenForSequenceClassification, AutoModelForSequenceClassification):
+        loaded = loader.from_pretrained(tmp_path).eval()
+        assert isinstance(loaded, LabelTokenForSequenceClassification)
+        assert loaded.config.labels == LABELS
+        assert loaded.config.label_descriptions == model.config.label_descriptions
+        assert loaded.config.label_token_ids == model.config.label_token_ids
+        assert loaded.config.threshold == 0.3
+        assert loaded.tokenizer.convert_tokens_to_ids("[joy]") == model.config.label_token_ids[1]
+        assert loaded.tokenizer.model_max_length == model.max_text_length
+        torch.testing.assert_close(loaded(**encode(loaded, texts)).logits, expected)
+        for name, value in model.state_dict().items():
+            assert torch.equal(loaded.state_dict()[name], value), name
+
+
+def test_text_classification_pipeline_on_a_saved_checkpoint(trained, tmp_path):
+    model, _, _ = trained
+    model.save_pretrained(tmp_path)
+    classifier = pipeline("text-classification", model=str(tmp_path), device=-1)
+    text = "i feel happy"
+    probabilities = model(**encode(model, [text])).logits.softmax(-1)[0]
+    top = classifier(text)
+    assert top == [{"label": "joy", "score": pytest.approx(probabilities[1].item(), abs=1e-5)}]
+    everything = classifier([text, "she was sad"], top_k=None, batch_size=2)
+    assert [{row["label"] for row in rows} for rows in everything] == [set(LABELS)] * 2
+    assert everything[1][0]["label"] == "sadness"
+
+
+def test_pipeline_and_predict_use_sigmoid_for_a_multi_label_model(tiny_encoder_dir, tmp_path):
+    model = make_model(tiny_encoder_dir, problem_type="multi_label_classification", threshold=0.2).eval()
+    model.save_pretrained(tmp_path)
+    text = "i feel happy"
+    probabilities = model(**encode(model, [text])).logits.sigmoid()[0]
+    scores = {
+        row["label"]: row["score"]
+        for row in pipeline("text-classification", model=str(tmp_path))(text, top_k=None)
+    }
+    assert scores == {
+        label: pytest.approx(p, abs=1e-5) for label, p in zip(LABELS, probabilities.tolist(), strict=True)
+    }
+    predicted = model.predict(text)
+    assert [row["label"] for row in predicted] == [
+        LABELS[i] for i in probabilities.argsort(descending=True).tolist() if probabilities[i] >= 0.2
+    ]
+
+
+@pytest.mark.slow
+def test_minilm_backbone_builds_and_initialises_from_descriptions(minilm_path):
+    labels = ["sadness", "joy", "love", "anger", "fear", "surprise"]
+    model = LabelTokenForSequenceClassification.from_encoder(minilm_path, labels=labels).eval()
+    base = AutoModel.from_pretrained(minilm_path).get_input_embeddings().weight
+    weight = model.encoder.get_input_embeddings().weight
+    assert weight.shape[0] == base.shape[0] + len(labels)
+    anger = model.tokenizer("anger", add_special_tokens=False)["input_ids"]
+    torch.testing.assert_close(weight[model.config.label_token_ids[3]], base[anger].mean(0))
+    assert model(**encode(model, ["i am so happy today"])).logits.shape == (1, len(labels))
