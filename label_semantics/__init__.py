@@ -23,6 +23,18 @@ __all__ = [
     "__version__",
 ]
 
+# Label-attention sentence classifier (zero-shot sequence labelling): Auto* registration.
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification  # noqa: E402
+
+from .configuration_label_attention import LabelAttentionConfig  # noqa: E402
+from .modeling_label_attention import LabelAttentionForSequenceClassification  # noqa: E402
+
+AutoConfig.register(LabelAttentionConfig.model_type, LabelAttentionConfig, exist_ok=True)
+AutoModel.register(LabelAttentionConfig, LabelAttentionForSequenceClassification, exist_ok=True)
+AutoModelForSequenceClassification.register(
+    LabelAttentionConfig, LabelAttentionForSequenceClassification, exist_ok=True
+)
+
 # Label-as-token sequence classifier: Auto* registration.
 from transformers import AutoModelForSequenceClassification  # noqa: E402
 
