@@ -459,7 +459,17 @@ def load_ner_dataset(
             f"{type(source).__name__}; e.g. load_ner_dataset('../shared/data/ner/wnut17')"
         )
 
-    loaded = datasets.DatasetDict({SPLIT_ALIASES.get(name, name): part for name, part in loaded.items()})
+    renamed: dict[str, datasets.Dataset] = {}
+    for name, part in loaded.items():
+        canonical = SPLIT_ALIASES.get(name, name)
+        if canonical in renamed:
+            raise NERDatasetError(
+                f"the splits {sorted(loaded)} of {type(source).__name__} hold two names for {canonical!r} "
+                f"(dev, valid, val and validation are one split); keep one, e.g. load_ner_dataset("
+                f"datasets.DatasetDict({{k: v for k, v in dataset_dict.items() if k != {name!r}}}))"
+            )
+        renamed[canonical] = part
+    loaded = datasets.DatasetDict(renamed)
     if splits is not None:
         if isinstance(splits, str):
             splits = [splits]

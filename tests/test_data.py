@@ -268,6 +268,12 @@ def test_load_dataset_dict_and_string_tags():
     assert loaded["validation"][0] == {"tokens": ["a", "b"], "ner_tags": ["O", "B-X"]}
 
 
+def test_two_names_for_one_split_is_an_error():
+    part = datasets.Dataset.from_dict({"tokens": [["a"]], "ner_tags": [["O"]]})
+    with pytest.raises(NERDatasetError, match=r"two names for 'validation'.*k != 'validation'"):
+        load_ner_dataset(datasets.DatasetDict({"dev": part, "validation": part}))
+
+
 def test_load_from_save_to_disk_folder(tmp_path):
     ds = datasets.DatasetDict({"train": class_label_dataset([["Paris"]], [[3]])})
     ds.save_to_disk(str(tmp_path / "saved"))
