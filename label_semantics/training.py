@@ -1,0 +1,199 @@
+"""Fine-tuning with the stock `Trainer` and word-level evaluation: the building blocks of the two-stage
+few-shot recipe (pre-finetune on a source data set, then fine-tune on K shots of a target)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from transformers import Trainer, TrainingArguments
+
+from .data import NERDataCollator, tokenize_and_align
+from .evaluation import compute_ner_metrics
+from .prediction import predict_tags
+
+logger = logging.getLogger(__name__)
+
+
+def encode_for_training(dataset, tokenizer, label2id, *, max_length: int | None = None):
+    """Tokenise a `tokens` / `ner_tags` data set and align the labels (long sentences become several rows).
+
+    Args:
+        dataset (`datasets.Dataset`): rows with `tokens` (list of str) and `ner_tags` (list of str tags).
+        tokenizer: a fast tokenizer.
+        label2id (`dict[str, int]`): the model's label ids.
+        max_length (`int`, *optional*): tokens per row; defaults to the tokenizer's limit.
+
+    Returns:
+        `datasets.Dataset` with `input_ids`, `attention_mask`, (`token_type_ids`) and `labels`.
+    """
+    return dataset.map(
+        tokenize_and_align,
+        batched=True,
+        remove_columns=dataset.column_names,
+        fn_kwargs={"tokenizer": tokenizer, "label2id": label2id, "max_length": max_length},
+        desc="Tokenising",
+    )
+
+
+def finetune(
+    model,
+    dataset,
+    *,
+    output_dir: str,
+    tokenizer=None,
+    epochs: float = 3.0,
+    learning_rate: float = 5e-5,
+    batch_size: int = 16,
+    max_steps: int = -1,
+    seed: int = 0,
+    max_length: int | None = None,
+    warmup_ratio: float = 0.0,
+    disable_tqdm: bool | None = None,
+    **training_args,
+) -> Trainer:
+    r"""
+    Fine-tune a token classifier on `tokens` / `ner_tags` rows with the stock `Trainer`; nothing is saved unless
+    asked through `training_args`.
+
+    Args:
+        model: `LabelSemanticsForTokenClassification` or any `*ForTokenClassification` whose `config.label2id`
+            covers the data's tags.
+        dataset (`datasets.Dataset`): the training rows.
+        output_dir (`str`): the Trainer's output folder.
+        tokenizer (*optional*): defaults to `model.tokenizer`.
+        epochs (`float`, *optional*, defaults to `3.0`), learning_rate (`float`, *optional*, defaults to `5e-5`),
+        batch_size (`int`, *optional*, defaults to `16`), max_steps (`int`, *optional*, defaults to `-1`),
+        seed (`int`, *optional*, defaults to `0`), warmup_ratio (`float`, *optional*, defaults to `0.0`):
+            as in `TrainingArguments`.
+        max_length (`int`, *optional*): tokens per training row.
+        **training_args: any other `TrainingArguments` field.
+
+    Returns:
+        The `Trainer`, after training.
+    """
+    tokenizer = tokenizer if tokenizer is not None else model.tokenizer
+    encoded = encode_for_training(dataset, tokenizer, model.config.label2id, max_length=max_length)
+    args = TrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        max_steps=max_steps,
+        seed=seed,
+        warmup_steps=warmup_ratio,
+        save_strategy=training_args.pop("save_strategy", "no"),
+        report_to=training_args.pop("report_to", "none"),
+        logging_steps=training_args.pop("logging_steps", 50),
+        disable_tqdm=disable_tqdm,
+        **training_args,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=encoded,
+        data_collator=NERDataCollator(tokenizer),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    model.eval()
+    return trainer
+
+
+def evaluate_ner(
+    model,
+    dataset,
+    *,
+    tokenizer=None,
+    batch_size: int = 64,
+    viterbi: bool = True,
+) -> dict[str, float]:
+    r"""
+    Entity-level precision, recall and F1 (seqeval), overall and per type, on every word of every sentence.
+
+    Args:
+        model: a token classifier.
+        dataset (`datasets.Dataset` or `Sequence[dict]`): rows with `tokens` and `ner_tags`.
+        tokenizer (*optional*): defaults to `model.tokenizer`.
+        batch_size (`int`, *optional*, defaults to `64`): windows per forward pass.
+        viterbi (`bool`, *optional*, defaults to `True`): decode with valid tag transitions only.
+
+    Returns:
+        `dict[str, float]` as returned by [`~label_semantics.evaluation.compute_ner_metrics`].
+    """
+    tokens: Sequence[Sequence[str]] = (
+        dataset["tokens"] if hasattr(dataset, "column_names") else [row["tokens"] for row in dataset]
+    )
+    references = (
+        dataset["ner_tags"] if hasattr(dataset, "column_names") else [row["ner_tags"] for row in dataset]
+    )
+    predictions = predict_tags(model, tokens, batch_size=batch_size, viterbi=viterbi, tokenizer=tokenizer)
+    return compute_ner_metrics(predictions, [list(r) for r in references])
+
+
+def fewshot_transfer(
+    model,
+    source,
+    target_train,
+    *,
+    k: int,
+    seed: int = 0,
+    output_dir: str,
+    source_epochs: float = 1.0,
+    target_steps: int = 100,
+    learning_rate: float = 5e-5,
+    target_learning_rate: float = 5e-5,
+    batch_size: int = 16,
+    target_batch_size: int = 8,
+    target_labels: Sequence[str] | None = None,
+    descriptions=None,
+    disable_tqdm: bool | None = None,
+):
+    r"""
+    The two-stage recipe of Ma et al. (2022): pre-finetune on a source data set, replace the label set with the
+    target's, then fine-tune on a K-shot support set sampled from the target's training data.
+
+    Args:
+        model: a `LabelSemanticsForTokenClassification` whose labels are the source's (or `None` to skip the
+            source stage because the model is already pre-finetuned).
+        source (`datasets.Dataset`, *optional*): source training rows; `None` skips the source stage.
+        target_train (`datasets.Dataset`): the target's training rows, from which the support set is sampled.
+        k (`int`): mentions per entity type in the support set.
+        seed (`int`, *optional*, defaults to `0`): seeds the sampler and the training.
+        target_labels (`Sequence[str]`, *optional*): the target's label set; read off `target_train` when not given.
+        descriptions (`Mapping[str, str]`, *optional*): descriptions of the target's types.
+
+    Returns:
+        `tuple[model, datasets.Dataset]`: the fine-tuned model and the support set it was trained on.
+    """
+    from .sampling import sample_support_set
+    from .verbalizer import detect_scheme, entity_types, labels_from_types
+
+    if source is not None:
+        finetune(
+            model,
+            source,
+            output_dir=f"{output_dir}/source",
+            epochs=source_epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            seed=seed,
+            disable_tqdm=disable_tqdm,
+        )
+    tags = target_train["ner_tags"]
+    scheme = detect_scheme(tags)
+    if target_labels is None:
+        target_labels = labels_from_types(entity_types(t for sentence in tags for t in sentence), scheme)
+    model.set_labels(target_labels, descriptions=descriptions, tag_scheme=scheme)
+    support = target_train.select(sample_support_set(tags, k, seed=seed))
+    finetune(
+        model,
+        support,
+        output_dir=f"{output_dir}/target",
+        max_steps=target_steps,
+        learning_rate=target_learning_rate,
+        batch_size=target_batch_size,
+        seed=seed,
+        disable_tqdm=disable_tqdm,
+    )
+    return model, support
