@@ -596,7 +596,8 @@ def tokenize_and_align(
         `SlowTokenizerError`: the tokenizer has no ``word_ids()``.
         `UnknownLabelError`: a tag is not in ``label2id`` (the tag and the known labels are named).
         `NERDatasetError`: a row has more tokens than tags or the reverse.
-        `ValueError`: ``max_length`` leaves no room for words, or ``stride_words`` < 0.
+        `ValueError`: ``max_length`` leaves no room for words, ``stride_words`` < 0, or a word gives no
+        sub-token and the tokenizer has no unknown token to stand for it.
 
     Example:
 
