@@ -122,4 +122,7 @@ class LabelSemanticsConfig(PreTrainedConfig):
                 )
 
 
+# save_pretrained copies this file (and the verbalizer) next to the config and writes `auto_map`
+LabelSemanticsConfig.register_for_auto_class()
+
 __all__ = ["LabelSemanticsConfig"]

@@ -3,6 +3,8 @@ Recognition", Findings of ACL 2022)."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -145,6 +147,10 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         model.tokenizer = (
             tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(encoder_name_or_path)
         )
+        # a tokenizer without a length limit would let the stock pipelines overrun the position embeddings
+        positions = getattr(text_encoder.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and model.tokenizer.model_max_length > positions:
+            model.tokenizer.model_max_length = positions
         if label_encoder_name_or_path is not None:
             model.label_tokenizer = AutoTokenizer.from_pretrained(label_encoder_name_or_path)
         model.set_labels(labels, descriptions=descriptions)
@@ -152,19 +158,31 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """Load a saved model and, when the folder holds them, its tokenizer(s)."""
+        """Load a saved model and, when the folder holds them, its tokenizer(s). Weights load from safetensors only."""
+        kwargs.setdefault("use_safetensors", True)
         model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         model.tokenizer = _load_tokenizer(pretrained_model_name_or_path, kwargs)
         model.label_tokenizer = _load_tokenizer(pretrained_model_name_or_path, kwargs, LABEL_TOKENIZER_DIR)
         return model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Save weights and config as usual, plus the tokenizer(s) the model holds."""
+        """Save weights and config as usual, plus the tokenizer(s) the model holds and its model card (README.md)."""
         super().save_pretrained(save_directory, *args, **kwargs)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(save_directory)
         if self.label_tokenizer is not None:
             self.label_tokenizer.save_pretrained(os.path.join(save_directory, LABEL_TOKENIZER_DIR))
+        card = _model_card_module()
+        if card is not None and kwargs.get("is_main_process", True):
+            card.save_model_card(self, save_directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        """Upload to the Hub as `PreTrainedModel.push_to_hub` does, with the model's own card as README.md (see
+        `label_semantics.model_card.push_to_hub`); the stock method runs when this file is remote code."""
+        card = _model_card_module()
+        if card is None:
+            return super().push_to_hub(repo_id, **kwargs)
+        return card.push_to_hub(self, repo_id, **kwargs)
 
     # ------------------------------------------------------------------ labels
 
@@ -368,6 +386,14 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         return predict_entities(self, inputs, **kwargs)
 
 
+def _model_card_module():
+    """The package's `model_card` module; None when this file runs as remote code without the package."""
+    name = f"{__package__}.model_card"
+    if not __package__ or importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
 def _load_encoder(path):
     try:
         return AutoModel.from_pretrained(path)
@@ -379,7 +405,8 @@ def _load_encoder(path):
 
 
 def _load_tokenizer(path, kwargs: dict, subfolder: str | None = None):
-    options = {k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
+    keys = ("revision", "token", "cache_dir", "local_files_only", "trust_remote_code")
+    options = {k: kwargs[k] for k in keys if k in kwargs}
     if subfolder is not None:
         if not os.path.isdir(os.path.join(str(path), subfolder)):
             return None
@@ -390,5 +417,9 @@ def _load_tokenizer(path, kwargs: dict, subfolder: str | None = None):
         logger.info("No tokenizer loaded from %s: %s", path, err)
         return None
 
+
+# save_pretrained copies this file and its relative imports next to the weights and writes `auto_map`, so the folder
+# loads with trust_remote_code=True where label_semantics is not installed
+LabelSemanticsForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
 
 __all__ = ["LabelSemanticsForTokenClassification", "LabelSemanticsPreTrainedModel", "pool_label_states"]
