@@ -160,4 +160,7 @@ class LabelTokenConfig(PreTrainedConfig):
         return self.problem_type == "multi_label_classification" or self.num_labels == 1
 
 
+# save_pretrained copies this file (and the verbalizer) next to the config and writes `auto_map`
+LabelTokenConfig.register_for_auto_class()
+
 __all__ = ["LabelTokenConfig"]

@@ -3,6 +3,8 @@ that token, through dropout and one linear layer shared by all labels, is the la
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -212,11 +214,13 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """Load a saved model and, when the checkpoint holds one, its tokenizer (with the label tokens)."""
+        """Load a saved model and, when the checkpoint holds one, its tokenizer (with the label tokens). Weights load
+        from safetensors only."""
+        kwargs.setdefault("use_safetensors", True)
         model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         options = {
             k: kwargs[k]
-            for k in ("revision", "token", "cache_dir", "local_files_only", "subfolder")
+            for k in ("revision", "token", "cache_dir", "local_files_only", "subfolder", "trust_remote_code")
             if k in kwargs
         }
         try:
@@ -230,10 +234,21 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         return model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Save weights and config as usual, plus the tokenizer with its label tokens."""
+        """Save weights and config as usual, plus the tokenizer with its label tokens and the model card (README.md)."""
         super().save_pretrained(save_directory, *args, **kwargs)
         if self.tokenizer is not None and kwargs.get("is_main_process", True):
             self.tokenizer.save_pretrained(save_directory)
+        card = _model_card_module()
+        if card is not None and kwargs.get("is_main_process", True):
+            card.save_model_card(self, save_directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        """Upload to the Hub as `PreTrainedModel.push_to_hub` does, with the model's own card as README.md (see
+        `label_semantics.model_card.push_to_hub`); the stock method runs when this file is remote code."""
+        card = _model_card_module()
+        if card is None:
+            return super().push_to_hub(repo_id, **kwargs)
+        return card.push_to_hub(self, repo_id, **kwargs)
 
     # ------------------------------------------------------------------ inputs
 
@@ -437,6 +452,14 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         return results[0] if single else results
 
 
+def _model_card_module():
+    """The package's `model_card` module; None when this file runs as remote code without the package."""
+    name = f"{__package__}.model_card"
+    if not __package__ or importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
 def _description_ids(tokenizer, labels: Sequence[str], texts: Sequence[str]) -> list[list[int]]:
     """The word-piece ids of each description; a description that yields no known piece is an error."""
     result = []
@@ -452,5 +475,9 @@ def _description_ids(tokenizer, labels: Sequence[str], texts: Sequence[str]) -> 
         result.append(ids)
     return result
 
+
+# save_pretrained copies this file and its relative imports next to the weights and writes `auto_map`, so the folder
+# loads with trust_remote_code=True where label_semantics is not installed
+LabelTokenForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
 __all__ = ["LabelTokenForSequenceClassification", "initial_label_embeddings", "label_token"]
