@@ -36,6 +36,8 @@ class LabelTokenConfig(PreTrainedConfig):
             the encoder's vocabulary, which is where [`~LabelTokenForSequenceClassification.from_encoder`] adds them.
         sep_token_id (`int`, *optional*):
             The id of the separator written between the label tokens and the text (`[SEP]` for BERT).
+        pad_token_id (`int`, *optional*):
+            The tokenizer's padding id, recorded so that `Trainer` finds the model and tokenizer in agreement.
         max_seq_length (`int`, *optional*):
             The window: the most tokens the encoder reads at once, label tokens included (they share one position
             id but each costs attention). Defaults to the encoder's `max_position_embeddings`; at most
@@ -77,6 +79,7 @@ class LabelTokenConfig(PreTrainedConfig):
     label_descriptions: list[str] | None = None
     label_token_ids: list[int] | None = None
     sep_token_id: int | None = None
+    pad_token_id: int | None = None
     max_seq_length: int | None = None
     classifier_dropout: float | int | None = None
     threshold: float | int = 0.5

@@ -194,6 +194,7 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
             label_descriptions=texts,
             label_token_ids=tokenizer.convert_tokens_to_ids(tokens),
             sep_token_id=tokenizer.sep_token_id,
+            pad_token_id=tokenizer.pad_token_id,
             # Building the config resets the encoder's (shared) attention setting; keep the one it was loaded with.
             attn_implementation=encoder.config._attn_implementation,
             **config_kwargs,

@@ -139,6 +139,7 @@ def test_from_encoder_adds_special_tokens_and_keeps_pretrained_weights(tiny_enco
     assert set(tokens) <= set(model.tokenizer.all_special_tokens)
     assert model.config.encoder_config.vocab_size == len(tokenizer) + len(LABELS)
     assert model.config.sep_token_id == tokenizer.sep_token_id
+    assert model.config.pad_token_id == tokenizer.pad_token_id
     assert model.tokenizer.model_max_length == 64 - len(LABELS) - 1
     original = encoder.state_dict()
     for name, value in model.encoder.state_dict().items():
