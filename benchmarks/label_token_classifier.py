@@ -414,13 +414,12 @@ def render(results: dict, meta: dict) -> str:
     out = [
         "# Label-token classifier vs. the standard sequence-classification head",
         "",
-        "Written by `benchmarks/label_token_classifier.py`; every figure below is measured by that run, wins and losses alike.",
+        "Written by `benchmarks/label_token_classifier.py`; every figure below was measured by the command(s) listed, wins and losses alike.",
         "",
-        f"- command: `{meta['command']}`",
+        *command_lines(results, meta),
         f"- backbone: {meta['backbone']} (BERT, 6 layers, hidden 384), the same for both models",
         f"- hardware: {meta['hardware']}",
-        f"- software: Python {meta['python']}, torch {meta['torch']}, transformers {meta['transformers']}; commit {meta['commit']}",
-        f"- date: {meta['date']}",
+        f"- software: Python {meta['python']}, torch {meta['torch']}, transformers {meta['transformers']}",
         "- data: `../shared/data/classification` (emotion: CARER/dair-ai; GoEmotions: google-research split)",
         "- both models: same tokenizer truncation (text cut to "
         f"{meta['max_length']} tokens), same optimiser (AdamW, weight decay 0.01, linear warm-up 10% and decay, "
@@ -539,6 +538,19 @@ def render(results: dict, meta: dict) -> str:
     return "\n".join(out)
 
 
+def command_lines(results: dict, meta: dict) -> list[str]:
+    """One line per invocation that measured a stage still in the results, with its commit and date."""
+    runs: dict[tuple, list[str]] = {}
+    for stage in STAGES:
+        if stage in results:
+            run = results[stage].get("measured_by", meta)
+            runs.setdefault((run["command"], run["commit"], run["date"]), []).append(stage)
+    return [
+        f"- command (stages {', '.join(stages)}; commit {commit}, {date}): `{command}`"
+        for (command, commit, date), stages in runs.items()
+    ]
+
+
 def summary(results: dict) -> list[str]:
     lines = []
     for key, metrics in (("emotion", ("accuracy", "macro_f1")), ("goemotions", ("micro_f1", "macro_f1"))):
@@ -648,7 +660,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     raw_path = args.output.with_suffix(".json")
     raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"results": {}}
+    for result in raw["results"].values():  # stages measured by an earlier invocation keep its command
+        result.setdefault("measured_by", {k: raw["meta"][k] for k in ("command", "commit", "date")})
     raw["meta"] = metadata(args)
+    measured_by = {k: raw["meta"][k] for k in ("command", "commit", "date")}
     stages = {
         "emotion": stage_emotion,
         "fewshot": stage_fewshot,
@@ -659,7 +674,11 @@ def main(argv: list[str] | None = None) -> None:
     for stage in args.stages:
         start = time.perf_counter()
         logger.info("stage %s", stage)
-        raw["results"][stage] = {**stages[stage](args), "stage_minutes": (time.perf_counter() - start) / 60}
+        raw["results"][stage] = {
+            **stages[stage](args),
+            "stage_minutes": (time.perf_counter() - start) / 60,
+            "measured_by": measured_by,
+        }
         raw_path.write_text(json.dumps(raw, indent=1))
         args.output.write_text(render(raw["results"], raw["meta"]))
         logger.info("stage %s done in %.1f min", stage, raw["results"][stage]["stage_minutes"])
