@@ -44,3 +44,6 @@ from .modeling_label_token import LabelTokenForSequenceClassification  # noqa: E
 AutoConfig.register(LabelTokenConfig.model_type, LabelTokenConfig, exist_ok=True)
 AutoModel.register(LabelTokenConfig, LabelTokenForSequenceClassification, exist_ok=True)
 AutoModelForSequenceClassification.register(LabelTokenConfig, LabelTokenForSequenceClassification, exist_ok=True)
+
+# Pipelines: registers "label-semantics-ner" (zero-shot labels at call time) with transformers.pipeline.
+from . import pipelines  # noqa: E402, F401
