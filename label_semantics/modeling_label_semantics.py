@@ -317,9 +317,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        label_input_ids: torch.Tensor | None = None,
-        label_attention_mask: torch.Tensor | None = None,
-        label_embeddings: torch.Tensor | None = None,
+        description_input_ids: torch.Tensor | None = None,
+        description_attention_mask: torch.Tensor | None = None,
+        description_embeddings: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -330,10 +330,13 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`): the text's token ids.
             labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): label ids, -100 where
                 no loss is taken (special tokens, non-first sub-tokens, padding).
-            label_input_ids (`torch.LongTensor` of shape `(num_labels, label_length)`, *optional*): tokenised label
+            description_input_ids (`torch.LongTensor` of shape `(num_labels, label_length)`, *optional*): tokenised label
                 descriptions to score against instead of the model's own labels.
-            label_embeddings (`torch.Tensor` of shape `(num_labels, hidden_size)`, *optional*): precomputed label
-                vectors (see [`encode_labels`]); they take precedence over `label_input_ids`.
+            description_embeddings (`torch.Tensor` of shape `(num_labels, hidden_size)`, *optional*): precomputed
+                label vectors (see [`encode_labels`]); they take precedence over `description_input_ids`.
+
+        The label-tower arguments avoid the word "label" on purpose: `Trainer` treats every `forward` argument whose
+        name contains it as a label column.
 
         Returns:
             [`~transformers.modeling_outputs.TokenClassifierOutput`] whose `logits` have shape
@@ -351,12 +354,12 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             return_dict=True,
         )
         token_states = self.dropout(outputs.last_hidden_state)
-        if label_embeddings is None:
-            if label_input_ids is not None:
-                label_embeddings = self.encode_labels(label_input_ids, label_attention_mask)
+        if description_embeddings is None:
+            if description_input_ids is not None:
+                description_embeddings = self.encode_labels(description_input_ids, description_attention_mask)
             else:
-                label_embeddings = self.get_label_embeddings()
-        logits = token_states @ label_embeddings.to(token_states.dtype).T
+                description_embeddings = self.get_label_embeddings()
+        logits = token_states @ description_embeddings.to(token_states.dtype).T
 
         loss = None
         if labels is not None:

@@ -124,7 +124,7 @@ def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.T
     order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
     scores: list[torch.Tensor | None] = [None] * len(windows)
     device = model.device
-    label_embeddings = model.get_label_embeddings() if hasattr(model, "get_label_embeddings") else None
+    vectors = model.get_label_embeddings() if hasattr(model, "get_label_embeddings") else None
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         width = max(len(windows[i][1]) for i in batch)
@@ -134,7 +134,7 @@ def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.T
             ids = windows[i][1]
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention_mask[row, : len(ids)] = 1
-        extra = {"label_embeddings": label_embeddings} if label_embeddings is not None else {}
+        extra = {"description_embeddings": vectors} if vectors is not None else {}
         logits = model(
             input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **extra
         ).logits

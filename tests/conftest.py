@@ -90,3 +90,45 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not found at {path}")
     return path
+
+
+NAMES = {
+    "PER": ["john", "mary", "smith"],
+    "LOC": ["paris", "london", "berlin"],
+    "ORG": ["acme", "google", "apple"],
+    "MISC": ["happy"],
+    "actor": ["john", "mary", "jones"],
+    "genre": ["sad", "love", "fear"],
+}
+
+
+def write_column_file(path: Path, n: int, types: list[str], seed: int) -> None:
+    """Random sentences of filler words and entity names, tab separated, IOB2."""
+    import random
+
+    rng = random.Random(seed)
+    filler = "the a of in to and is was at on for with by from it".split()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sentences = []
+    for _ in range(n):
+        rows = []
+        for _ in range(rng.randint(3, 9)):
+            if rng.random() < 0.3:
+                t = rng.choice(types)
+                rows.append(f"{rng.choice(NAMES[t])}\tB-{t}")
+                if rng.random() < 0.3:
+                    rows.append(f"{rng.choice(NAMES[t])}\tI-{t}")
+            else:
+                rows.append(f"{rng.choice(filler)}\tO")
+        sentences.append("\n".join(rows))
+    path.write_text("\n\n".join(sentences) + "\n")
+
+
+@pytest.fixture
+def tiny_ner_dir(tmp_path) -> Path:
+    """A source set (conll2003: PER LOC ORG MISC) and a target set (wnut17 slot: actor genre) of random sentences."""
+    root = tmp_path / "ner"
+    for i, split in enumerate(["train", "test"]):
+        write_column_file(root / "conll2003" / f"{split}.txt", 40, ["PER", "LOC", "ORG", "MISC"], seed=i)
+        write_column_file(root / "wnut17" / f"{split}.txt", 30, ["actor", "genre"], seed=10 + i)
+    return root

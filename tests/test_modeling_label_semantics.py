@@ -203,12 +203,18 @@ def test_label_vectors_cached_in_eval_and_invalidated(tiny_encoder_dir, monkeypa
     assert len(calls) == 4
 
 
+def test_trainer_sees_only_labels_as_label_columns():
+    from transformers.utils import find_labels
+
+    assert find_labels(LabelSemanticsForTokenClassification) == ["labels"]
+
+
 def test_explicit_label_embeddings_override(trained):
     model, _ = trained
     inputs, _ = toy_batch(model)
     with torch.no_grad():
         vectors = model.encode_labels()[:2]
-        logits = model(**inputs, label_embeddings=vectors).logits
+        logits = model(**inputs, description_embeddings=vectors).logits
     assert logits.shape[-1] == 2
 
 
