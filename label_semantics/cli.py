@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -31,13 +32,75 @@ def _existing(path: str, flag: str) -> str:
     return path
 
 
+@contextmanager
+def _argument(flag: str, value, errors: tuple[type[Exception], ...] = (ValueError, KeyError, OSError)):
+    """Errors raised inside name the command-line argument whose value caused them."""
+    try:
+        yield
+    except errors as err:
+        raise SystemExit(f"error: {flag} {value!r}: {err}") from err
+
+
+def _k_shot(k: int):
+    """Sampling errors (a type with fewer than K mentions) name --k."""
+    from .sampling import SamplingError
+
+    return _argument("--k", k, (SamplingError,))
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number, e.g. 5")
+    return int(text)
+
+
+def _description(text: str) -> tuple[str, str]:
+    name, sep, description = text.partition("=")
+    if not sep or not name.strip() or not description.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not TYPE=TEXT, e.g. PER=person or GPE='country or city'"
+        )
+    return name.strip(), description.strip()
+
+
 def _load_split(source: str, split: str, flag: str):
     from .data import load_ner_dataset
 
-    data = load_ner_dataset(source)
+    with _argument(flag, source):
+        data = load_ner_dataset(source)
     if split not in data:
         raise SystemExit(f"error: {flag} {source!r} has no {split!r} split; it has {sorted(data)}")
     return data[split]
+
+
+MODEL_KINDS = {"label-semantics": "NER", "label-token": "text classification"}
+
+
+def _load_model(path: str, flag: str = "--model", kinds: tuple[str, ...] = tuple(MODEL_KINDS)):
+    """A saved label-semantics NER model or label-token classifier, with its tokenizer."""
+    from transformers import AutoConfig
+
+    from .modeling_label_semantics import LabelSemanticsForTokenClassification
+    from .modeling_label_token import LabelTokenForSequenceClassification
+
+    _existing(path, flag)
+    with _argument(flag, path):
+        model_type = AutoConfig.from_pretrained(path).model_type
+        if model_type not in kinds:
+            wanted = " or ".join(f"a {MODEL_KINDS[k]} model ({k})" for k in kinds)
+            raise ValueError(f"this is a {model_type!r} checkpoint; pass {wanted} saved by label-semantics")
+        cls = (
+            LabelSemanticsForTokenClassification
+            if model_type == "label-semantics"
+            else LabelTokenForSequenceClassification
+        )
+        return cls.from_pretrained(path)
+
+
+def _dataset(source: str) -> dict[str, str | None]:
+    """Card fields of a data source: a local path gives its folder or file name, a Hub name is also an id."""
+    local = Path(source).exists()
+    return {"name": Path(source).name if local else source, "id": None if local else source}
 
 
 def _print_metrics(metrics: dict, title: str) -> None:
@@ -61,6 +124,7 @@ def _print_metrics(metrics: dict, title: str) -> None:
 
 
 def cmd_fewshot(args) -> int:
+    from .model_card import CardData
     from .modeling_label_semantics import LabelSemanticsForTokenClassification
     from .training import evaluate_ner, fewshot_transfer
     from .verbalizer import detect_scheme, entity_types, labels_from_types
@@ -76,16 +140,17 @@ def cmd_fewshot(args) -> int:
     backbone = args.backbone or default_backbone()
     print(f"Backbone {backbone}\nSource {args.source}: {len(source)} sentences, labels {labels}")
     model = LabelSemanticsForTokenClassification.from_encoder(backbone, labels=labels, tag_scheme=scheme)
-    model, support = fewshot_transfer(
-        model,
-        source,
-        target_train,
-        k=args.k,
-        seed=args.seed,
-        output_dir=args.output,
-        source_epochs=args.source_epochs,
-        target_steps=args.target_steps,
-    )
+    with _k_shot(args.k):
+        model, support = fewshot_transfer(
+            model,
+            source,
+            target_train,
+            k=args.k,
+            seed=args.seed,
+            output_dir=args.output,
+            source_epochs=args.source_epochs,
+            target_steps=args.target_steps,
+        )
     print(f"Target {target}: {args.k}-shot support set of {len(support)} sentences (seed {args.seed})")
     metrics = evaluate_ner(model, target_test)
     _print_metrics(metrics, f"Test set of {target} ({len(target_test)} sentences), entity-level seqeval")
@@ -94,34 +159,51 @@ def cmd_fewshot(args) -> int:
         text = " ".join(words)
         found = ", ".join(f"{e['text']!r}:{e['label']}" for e in model.predict(text)) or "(no entities)"
         print(f"  {text}\n    -> {found}")
+    model.card_data = CardData(
+        dataset_name=_dataset(target)["name"],
+        dataset_id=_dataset(target)["id"],
+        source_dataset_name=_dataset(args.source)["name"],
+        source_dataset_id=_dataset(args.source)["id"],
+        k_shot=args.k,
+        support_size=len(support),
+        seed=args.seed,
+        hyperparameters={
+            "source_sentences": len(source),
+            "source_epochs": args.source_epochs,
+            "target_steps": args.target_steps,
+        },
+        eval_results=metrics,
+    )
     model.save_pretrained(args.output)
     print(f"\nSaved the few-shot model to {args.output}")
     return 0
 
 
 def cmd_predict(args) -> int:
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
-
-    model = LabelSemanticsForTokenClassification.from_pretrained(_existing(args.model, "--model"))
+    model = _load_model(args.model)
     if args.text is not None:
         texts = [args.text]
     elif args.file is not None:
         texts = Path(_existing(args.file, "--file")).read_text(encoding="utf-8").splitlines()
     else:
         texts = sys.stdin.read().splitlines()
-    results = model.predict(texts, batch_size=args.batch_size, viterbi=not args.argmax) if texts else []
-    for text, entities in zip(texts, results):
-        print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+    if model.config.model_type == "label-token":
+        results = model.predict(texts, batch_size=args.batch_size) if texts else []
+        key = "labels" if model.config.is_multi_label else "label"
+    else:
+        results = model.predict(texts, batch_size=args.batch_size, viterbi=not args.argmax) if texts else []
+        key = "entities"
+    for text, result in zip(texts, results):
+        print(json.dumps({"text": text, key: result}, ensure_ascii=False))
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
     from .training import evaluate_ner
 
-    model = LabelSemanticsForTokenClassification.from_pretrained(_existing(args.model, "--model"))
+    model = _load_model(args.model, kinds=("label-semantics",))
     split = _load_split(args.data, args.split, "--data")
-    metrics = evaluate_ner(model, split, viterbi=not args.argmax)
+    metrics = evaluate_ner(model, split, batch_size=args.batch_size, viterbi=not args.argmax)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -133,7 +215,8 @@ def cmd_sample(args) -> int:
     from .sampling import sample_support_set
 
     split = _load_split(args.data, args.split, "--data")
-    indices = sample_support_set(split["ner_tags"], args.k, seed=args.seed)
+    with _k_shot(args.k):
+        indices = sample_support_set(split["ner_tags"], args.k, seed=args.seed)
     lines = []
     for i in indices:
         lines += [f"{w}\t{t}" for w, t in zip(split[i]["tokens"], split[i]["ner_tags"])] + [""]
@@ -143,6 +226,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .model_card import CardData, card_data_for, hyperparameters_from_training_args
     from .modeling_label_semantics import LabelSemanticsForTokenClassification
     from .sampling import sample_support_set
     from .training import evaluate_ner, finetune
@@ -150,18 +234,28 @@ def cmd_train(args) -> int:
 
     train = _load_split(args.data, "train", "--data")
     if args.k:
-        train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
+        with _k_shot(args.k):
+            train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
     scheme = detect_scheme(train["ner_tags"])
     labels = args.labels or labels_from_types(entity_types(t for s in train["ner_tags"] for t in s), scheme)
-    descriptions = dict(d.split("=", 1) for d in args.describe) if args.describe else None
+    descriptions = dict(args.describe) if args.describe else None
+    source = None
     if args.model:
-        model = LabelSemanticsForTokenClassification.from_pretrained(_existing(args.model, "--model"))
-        model.set_labels(labels, descriptions=descriptions, tag_scheme=scheme)
+        model = _load_model(args.model, kinds=("label-semantics",))
+        source = card_data_for(model).dataset_name
+        with _argument("--labels", labels):
+            model.set_labels(labels, descriptions=descriptions, tag_scheme=scheme)
     else:
-        model = LabelSemanticsForTokenClassification.from_encoder(
-            args.backbone or default_backbone(), labels=labels, descriptions=descriptions, tag_scheme=scheme
-        )
-    finetune(
+        backbone = args.backbone or default_backbone()
+        try:
+            model = LabelSemanticsForTokenClassification.from_encoder(
+                backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme
+            )
+        except FileNotFoundError as err:
+            raise SystemExit(f"error: --backbone {backbone!r}: {err}") from err
+        except ValueError as err:
+            raise SystemExit(f"error: --labels/--describe {labels}: {err}") from err
+    trainer = finetune(
         model,
         train,
         output_dir=args.output,
@@ -171,12 +265,61 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
     )
+    metrics = (
+        evaluate_ner(model, _load_split(args.data, args.eval_split, "--data")) if args.eval_split else {}
+    )
+    model.card_data = CardData(
+        dataset_name=_dataset(args.data)["name"],
+        dataset_id=_dataset(args.data)["id"],
+        source_dataset_name=source,
+        k_shot=args.k,
+        support_size=len(train) if args.k else None,
+        seed=args.seed,
+        hyperparameters=hyperparameters_from_training_args(trainer.args),
+        eval_results=metrics,
+        eval_split=args.eval_split,
+    )
     model.save_pretrained(args.output)
     print(f"Saved to {args.output} ({len(train)} training sentences, labels {labels})")
-    if args.eval_split:
-        _print_metrics(
-            evaluate_ner(model, _load_split(args.data, args.eval_split, "--data")), args.eval_split
-        )
+    if metrics:
+        _print_metrics(metrics, args.eval_split)
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .model_card import card_data_for, render_model_card
+
+    model = _load_model(args.model)
+    metrics = None
+    if args.metrics:
+        with _argument("--metrics", args.metrics):
+            metrics = json.loads(Path(_existing(args.metrics, "--metrics")).read_text(encoding="utf-8"))
+            if not isinstance(metrics, dict):
+                raise ValueError("expected one JSON object of metric -> number, as `evaluate --json` prints")
+    language = args.language[0] if args.language and len(args.language) == 1 else args.language
+    fields = {
+        "model_name": args.name,
+        "language": language,
+        "license": args.license,
+        "tags": args.tags,
+        "base_model": args.base_model,
+        "dataset_name": args.dataset and _dataset(args.dataset)["name"],
+        "dataset_id": args.dataset_id,
+        "source_dataset_name": args.source_dataset,
+        "k_shot": args.k,
+        "seed": args.seed,
+        "eval_results": metrics,
+        "eval_dataset_name": args.eval_dataset,
+        "eval_split": args.eval_split,
+    }
+    with _argument("--metrics", args.metrics):
+        data = card_data_for(model, **fields)
+    card = render_model_card(model, data, model_id=args.model_id or data.model_id or args.model)
+    if args.output:
+        Path(args.output).write_text(card, encoding="utf-8")
+        print(f"Wrote the model card of {args.model} to {args.output}")
+    else:
+        print(card, end="")
     return 0
 
 
@@ -204,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=str(SHARED_DATA / "wnut17"), help="target data (default: %(default)s)")
     p.add_argument("--backbone", help="BERT-like encoder folder or Hub id (default: all-MiniLM-L6-v2)")
     p.add_argument(
-        "--k", type=int, default=5, help="mentions per entity type in the support set (default: 5)"
+        "--k", type=_positive_int, default=5, help="mentions per entity type in the support set (default: 5)"
     )
     p.add_argument("--seed", type=int, default=0, help="sampling and training seed (default: 0)")
     p.add_argument(
@@ -215,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source-epochs", type=float, default=1.0, help="epochs on the source (default: 1)")
     p.add_argument(
-        "--target-steps", type=int, default=100, help="optimiser steps on the support set (default: 100)"
+        "--target-steps",
+        type=_positive_int,
+        default=100,
+        help="optimiser steps on the support set (default: 100)",
     )
     p.add_argument(
         "--show", type=int, default=5, help="test sentences to print with predictions (default: 5)"
@@ -225,48 +371,118 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_fewshot)
 
-    p = sub.add_parser("train", help="fine-tune on column files or a datasets name (source or K-shot target)")
-    p.add_argument(
-        "--data", required=True, help="folder of column files, one file, a saved dataset or a Hub name"
+    data_help = "folder of column files, one column file, a saved dataset or a datasets Hub name"
+    p = sub.add_parser(
+        "train",
+        help="fine-tune on column files or a datasets name (source or K-shot target)",
+        description="Fine-tune a label-semantics NER model with the stock Trainer on the training split of --data "
+        "(all of it, or a K-shot support set with --k), starting from an encoder (--backbone) or a saved model "
+        "(--model, e.g. one pre-finetuned on a source data set). Saves the model with its card.",
     )
-    p.add_argument("--output", required=True, help="folder to save the model to")
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--output", required=True, help="folder to save the model (and the Trainer's files) to")
     p.add_argument("--model", help="start from this saved label-semantics model (its labels are replaced)")
     p.add_argument("--backbone", help="start from this encoder when --model is not given (default: MiniLM)")
-    p.add_argument("--labels", nargs="+", help="label set (default: read off the data)")
-    p.add_argument("--describe", nargs="+", metavar="TYPE=TEXT", help="descriptions, e.g. PER=person")
-    p.add_argument("--k", type=int, help="train on a K-shot support set sampled from the data")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
-    p.add_argument("--learning-rate", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--eval-split", help="evaluate on this split after training, e.g. test")
+    p.add_argument("--labels", nargs="+", help="label set, e.g. O B-PER I-PER (default: read off the data)")
+    p.add_argument(
+        "--describe",
+        nargs="+",
+        type=_description,
+        metavar="TYPE=TEXT",
+        help="descriptions of entity types, e.g. PER=person (default: built-in ones, else the type's words)",
+    )
+    p.add_argument("--k", type=_positive_int, help="train on a K-shot support set sampled from the data")
+    p.add_argument("--seed", type=int, default=0, help="sampling and training seed (default: %(default)s)")
+    p.add_argument("--epochs", type=float, default=3.0, help="training epochs (default: %(default)s)")
+    p.add_argument("--max-steps", type=int, default=-1, help="optimiser steps; overrides --epochs when > 0")
+    p.add_argument(
+        "--learning-rate", type=float, default=5e-5, help="peak learning rate (default: %(default)s)"
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="sentences per step (default: %(default)s)"
+    )
+    p.add_argument("--eval-split", help="evaluate on this split of --data after training, e.g. test")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("predict", help="tag text, a file (one text per line) or stdin; JSON lines out")
-    p.add_argument("--model", required=True, help="a saved label-semantics model folder")
+    model_help = "a saved model folder: a label-semantics NER model or a label-token classifier"
+    p = sub.add_parser(
+        "predict",
+        help="tag text, a file (one text per line) or stdin; JSON lines out",
+        description="Run a saved model on --text, on every line of --file, or on every line of stdin, and print "
+        'one JSON object per text: {"text": ..., "entities": [...]} for NER (label, text, score, character and '
+        'word offsets), {"text": ..., "label": ...} or {"text": ..., "labels": [...]} for a classifier.',
+    )
+    p.add_argument("--model", required=True, help=model_help)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--text", help="one text to tag")
-    source.add_argument("--file", help="a file with one text per line")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--argmax", action="store_true", help="plain argmax instead of valid-transition Viterbi")
+    source.add_argument("--file", help="a UTF-8 file with one text per line (default: read stdin)")
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)"
+    )
+    p.add_argument(
+        "--argmax", action="store_true", help="NER: plain argmax instead of valid-transition Viterbi"
+    )
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("evaluate", help="entity-level seqeval scores of a saved model on a data split")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
+    p = sub.add_parser(
+        "evaluate",
+        help="entity-level seqeval scores of a saved model on a data split",
+        description="Tag every sentence of a split with a saved NER model and print entity-level precision, "
+        "recall and F1 (seqeval), per type and overall, as a table or as one JSON object (--json, which "
+        "`label-semantics card --metrics` reads).",
+    )
+    p.add_argument("--model", required=True, help="a saved label-semantics NER model folder")
+    p.add_argument("--data", required=True, help=data_help)
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=64, help="windows per forward pass (default: 64)"
+    )
     p.add_argument("--argmax", action="store_true", help="plain argmax instead of valid-transition Viterbi")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("sample", help="write a K-shot support set (greedy sampler) as a column file")
-    p.add_argument("--data", required=True)
-    p.add_argument("--split", default="train")
-    p.add_argument("--k", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser(
+        "sample",
+        help="write a K-shot support set (greedy sampler) as a column file",
+        description="Sample a K-shot support set from a split with the greedy algorithm of Yang & Katiyar "
+        "(2020), as Ma et al. (2022) do: every entity type gets at least K mentions, and no sentence can be "
+        "dropped without one falling below K. Written as a column file (token TAB tag, blank line between "
+        "sentences) that every command reads back.",
+    )
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--split", default="train", help="split to sample from (default: train)")
+    p.add_argument("--k", type=_positive_int, required=True, help="mentions per entity type, e.g. 5")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed; one seed gives one set (default: 0)")
     p.add_argument("--output", required=True, help="column file to write (token TAB tag)")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser(
+        "card",
+        help="render the model card (README.md) of a saved model",
+        description="Render the model card of a saved model: type, backbone, labels with their descriptions, "
+        "training data, K-shot setting, hyper-parameters, scores (also as model-index metadata), a usage "
+        "snippet, limitations, framework versions. What the folder's current card records is kept unless an "
+        "option below changes it. Needs no network.",
+    )
+    p.add_argument("--model", required=True, help=model_help)
+    p.add_argument("--output", help="write the card to this file, e.g. MODEL/README.md (default: print it)")
+    p.add_argument(
+        "--model-id", help="Hub id the usage snippet loads, e.g. me/my-ner (default: the --model path)"
+    )
+    p.add_argument("--name", help="title of the card and name in model-index")
+    p.add_argument("--language", nargs="+", help="ISO 639 code(s) of the data (default: kept, else en)")
+    p.add_argument("--license", help="Hub license id, e.g. apache-2.0")
+    p.add_argument("--tags", nargs="+", help="extra tags for the Hub")
+    p.add_argument("--base-model", help="the backbone's Hub id (default: read off the config when known)")
+    p.add_argument("--dataset", help="the training data: a name, folder or datasets Hub name")
+    p.add_argument("--dataset-id", help="the training data's Hub id, listed in the metadata")
+    p.add_argument("--source-dataset", help="the data the model was pre-finetuned on")
+    p.add_argument("--k", type=_positive_int, help="K of the K-shot support set it was fine-tuned on")
+    p.add_argument("--seed", type=int, help="the sampling and training seed")
+    p.add_argument("--metrics", help="JSON file of scores, e.g. saved from `label-semantics evaluate --json`")
+    p.add_argument("--eval-dataset", help="where the scores were measured (default: the training data)")
+    p.add_argument("--eval-split", help="split the scores were measured on (default: test)")
+    p.set_defaults(func=cmd_card)
     return parser
 
 
