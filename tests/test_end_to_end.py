@@ -103,7 +103,8 @@ def test_benchmark_harness_small_configuration_and_resume(tiny_encoder_dir, tiny
 
 @pytest.mark.slow
 def test_real_backbone_learns_conll(minilm_path, shared_data, tmp_path):
-    """The default backbone on real data: a short pre-finetune on 320 CoNLL-2003 sentences."""
+    """The default backbone on real data: 40 steps on 320 CoNLL-2003 sentences lift entity F1 well above the
+    untrained model's (measured: about 0.25 after training)."""
     torch.manual_seed(0)
     data = load_ner_dataset(shared_data / "ner" / "conll2003")
     model = LabelSemanticsForTokenClassification.from_encoder(minilm_path, labels=LABELS)
