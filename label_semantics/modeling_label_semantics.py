@@ -342,7 +342,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             [`~transformers.modeling_outputs.TokenClassifierOutput`] whose `logits` have shape
             `(batch_size, sequence_length, num_labels)`.
         """
-        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.text_encoder(
             input_ids=input_ids,
             attention_mask=attention_mask,
