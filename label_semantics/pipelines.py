@@ -121,8 +121,10 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
     the model's weights are shared, not copied, and the model the user holds keeps its own labels. The label
     vectors of a label set are encoded once and reused until the weights change.
 
-    Every option of the stock pipeline works as usual (`aggregation_strategy`, `stride`, `ignore_labels`, ...).
-    With `labels`, entity groups are named as the user wrote the types.
+    Every option of the stock pipeline works as usual (`aggregation_strategy`, `stride`, `ignore_labels`, ...);
+    `aggregation_strategy` defaults to `"first"` (the model is trained on each word's first sub-token), so the
+    output is entities and `stride` works out of the box. With `labels`, entity groups are named as the user wrote
+    the types.
 
     Example:
 
@@ -130,7 +132,7 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
     >>> import label_semantics  # registers "label-semantics-ner"
     >>> from transformers import pipeline
 
-    >>> tagger = pipeline("label-semantics-ner", model="path/to/checkpoint", aggregation_strategy="first")
+    >>> tagger = pipeline("label-semantics-ner", model="path/to/checkpoint")
     >>> tagger("John Smith lives in Paris.")  # the model's own labels
     [{'entity_group': 'PER', 'word': 'john smith', ...}, {'entity_group': 'LOC', 'word': 'paris', ...}]
     >>> tagger("John Smith lives in Paris.", labels=["person", "city"])  # any types, named or described
@@ -139,9 +141,9 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
     ```
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, aggregation_strategy="first", **kwargs):
         self._label_sets: OrderedDict[tuple, _LabelSet] = OrderedDict()
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, aggregation_strategy=aggregation_strategy, **kwargs)
 
     def _sanitize_parameters(self, labels=None, descriptions=None, **kwargs):
         preprocess_params, forward_params, postprocess_params = super()._sanitize_parameters(**kwargs)

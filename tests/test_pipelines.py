@@ -68,9 +68,10 @@ def test_stock_pipeline_stride_tags_texts_longer_than_the_window(ner):
 
 def test_registered_pipeline_defaults_to_the_models_labels(ner):
     _, folder = ner
-    tagger = pipeline(TASK, model=folder, aggregation_strategy="simple")
+    tagger = pipeline(TASK, model=folder)
     assert isinstance(tagger, LabelSemanticsNERPipeline)
-    assert spans(tagger(TEXT)) == EXPECTED
+    assert spans(tagger(TEXT)) == EXPECTED  # entities: aggregation_strategy defaults to "first"
+    assert spans(tagger(TEXT, aggregation_strategy="simple")) == EXPECTED
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,7 @@ def test_registered_pipeline_defaults_to_the_models_labels(ner):
 )
 def test_zero_shot_labels_by_name_or_description(ner, labels, descriptions, groups):
     _, folder = ner
-    tagger = pipeline(TASK, model=folder, aggregation_strategy="first")
+    tagger = pipeline(TASK, model=folder)
     found = tagger(TEXT, labels=labels, descriptions=descriptions)
     assert spans(found) == [(g, word, s, e) for g, (_, word, s, e) in zip(groups, EXPECTED)]
 
@@ -104,7 +105,7 @@ def test_zero_shot_type_written_as_a_description(ner):
 
 def test_label_vectors_encoded_once_per_label_set_and_user_model_untouched(ner, monkeypatch):
     model, folder = ner
-    tagger = pipeline(TASK, model=folder, aggregation_strategy="first")
+    tagger = pipeline(TASK, model=folder)
     loaded = tagger.model
     calls = []
     original = LabelSemanticsForTokenClassification.encode_labels
