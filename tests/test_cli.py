@@ -59,10 +59,10 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 
 def test_every_subcommand_is_there():
-    assert set(subcommands()) == {"fewshot", "train", "predict", "evaluate", "sample", "card"}
+    assert set(subcommands()) >= {"fewshot", "train", "predict", "evaluate", "sample", "card"}
 
 
-@pytest.mark.parametrize("command", ["fewshot", "train", "predict", "evaluate", "sample", "card"])
+@pytest.mark.parametrize("command", sorted(subcommands()))  # any subcommand added later is checked too
 def test_help_of_every_subcommand_is_complete(command, capsys):
     parser = subcommands()[command]
     assert parser.description and len(parser.description) > 40
