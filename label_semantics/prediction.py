@@ -90,8 +90,45 @@ def _windows(sentences: list[_Sentence], tokenizer, max_length: int, stride: int
     todo = [i for i, s in enumerate(sentences) if s.words]
     if not todo:
         return windows, best
-    encoding = tokenizer(
-        [sentences[i].words for i in todo],
+    words = [list(sentences[i].words) for i in todo]
+    encoding = _encode_windows(tokenizer, words, max_length, stride)
+    # a word the tokenizer drops entirely (e.g. a lone variation selector U+FE0F) is read as the unknown token,
+    # so that it still gets a prediction
+    seen: list[set[int]] = [set() for _ in todo]
+    for w, sample in enumerate(encoding["overflow_to_sample_mapping"]):
+        seen[sample].update(x for x in encoding.word_ids(w) if x is not None)
+    if any(len(seen[j]) < len(words[j]) for j in range(len(todo))):
+        unk = tokenizer.unk_token or "[UNK]"
+        words = [[wd if i in seen[j] else unk for i, wd in enumerate(ws)] for j, ws in enumerate(words)]
+        encoding = _encode_windows(tokenizer, words, max_length, stride)
+    mapping = encoding["overflow_to_sample_mapping"]
+    # a word's first sub-token is the one with the word's smallest in-word offset; a window that opens in the middle
+    # of a word holds only later sub-tokens of it and does not claim that word
+    first_offset: list[dict[int, int]] = [{} for _ in todo]
+    for w, sample in enumerate(mapping):
+        for word, (start, _) in zip(encoding.word_ids(w), encoding["offset_mapping"][w]):
+            if word is not None and start < first_offset[sample].get(word, start + 1):
+                first_offset[sample][word] = start
+    for w, sample in enumerate(mapping):
+        sent = todo[sample]
+        word_ids = encoding.word_ids(w)
+        offsets = encoding["offset_mapping"][w]
+        length = len(word_ids)
+        for pos, word in enumerate(word_ids):
+            if word is None or offsets[pos][0] != first_offset[sample][word]:
+                continue
+            if pos > 0 and word_ids[pos - 1] == word:
+                continue  # a later sub-token with the same offset (some tokenizers repeat it)
+            context = min(pos, length - 1 - pos)
+            if word not in best[sent] or context > best[sent][word][2]:
+                best[sent][word] = (len(windows), pos, context)
+        windows.append((sent, encoding["input_ids"][w], word_ids))
+    return windows, best
+
+
+def _encode_windows(tokenizer, words: list[list[str]], max_length: int, stride: int):
+    return tokenizer(
+        words,
         is_split_into_words=True,
         truncation=True,
         max_length=max_length,
@@ -100,22 +137,6 @@ def _windows(sentences: list[_Sentence], tokenizer, max_length: int, stride: int
         add_special_tokens=True,
         return_offsets_mapping=True,
     )
-    mapping = encoding["overflow_to_sample_mapping"]
-    for w, sample in enumerate(mapping):
-        sent = todo[sample]
-        word_ids = encoding.word_ids(w)
-        offsets = encoding["offset_mapping"][w]
-        length = len(word_ids)
-        for pos, word in enumerate(word_ids):
-            # offsets are relative to the word: only its first sub-token starts at 0, so a window that opens in
-            # the middle of a word does not claim that word
-            if word is None or offsets[pos][0] != 0:
-                continue
-            context = min(pos, length - 1 - pos)
-            if word not in best[sent] or context > best[sent][word][2]:
-                best[sent][word] = (len(windows), pos, context)
-        windows.append((sent, encoding["input_ids"][w], word_ids))
-    return windows, best
 
 
 @torch.inference_mode()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from label_semantics.prediction import _windows, predict_entities, split_words
+from label_semantics.prediction import _windows, predict_entities, predict_tags, split_words
 
 from .test_modeling_label_semantics import make_model, train
 
@@ -87,3 +87,11 @@ def test_viterbi_off_uses_argmax(model):
     text = "john smith visited paris"
     with torch.no_grad():
         assert isinstance(predict_entities(model, text, viterbi=False), list)
+
+
+def test_a_word_the_tokenizer_drops_still_gets_a_prediction(model):
+    words = ["john", "\u2764", "\ufe0f", "visited", "paris"]  # U+FE0F alone tokenises to nothing
+    assert 2 not in model.tokenizer(words, is_split_into_words=True).word_ids()
+    tags = predict_tags(model, [words, ["\ufe0fjohn", "visited", "paris"]])
+    assert [len(t) for t in tags] == [5, 3]
+    assert tags[0][4] == tags[1][2] == "B-LOC"
