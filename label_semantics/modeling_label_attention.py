@@ -711,7 +711,7 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
         split = bool(batch) and not isinstance(batch[0], str)
         limit = self._max_length()
         encoded = tok(
-            [list(map(str, words)) for words in batch] if split else batch,
+            [list(map(str, words)) for words in batch] if split else list(batch),
             is_split_into_words=split,
             truncation=True,
             max_length=limit,
@@ -720,7 +720,8 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
         )
         encoded.pop("offset_mapping", None)
         # words and character spans come from the untruncated text, so truncated words are still listed
-        full = None if split else tok(batch, return_offsets_mapping=True, truncation=False)
+        texts = [list(map(str, words)) for words in batch] if split else batch
+        full = tok(texts, is_split_into_words=split, return_offsets_mapping=not split, truncation=False)
         tensors = {
             k: v.to(self.device)
             for k, v in encoded.items()
@@ -760,7 +761,8 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
                         "labels": [name for name, value in zip(names, values) if value >= word_threshold],
                     }
                 )
-            truncated = len(word_texts) > scores.shape[0]
+            # a pre-split word the tokenizer maps to no token at all (e.g. a lone U+FE0F) scores 0, unflagged
+            truncated = len(full["input_ids"][row]) > limit
             if truncated:
                 logger.warning("Input %d was truncated at %d tokens; later words score 0.", row, limit)
             results.append(

@@ -248,6 +248,13 @@ def test_predict_max_aggregation_and_pre_split_words(binary_model):
     assert len(results[1]["words"]) == 1
 
 
+def test_predict_word_without_tokens_scores_zero(binary_model):
+    result = binary_model.predict([["good", "\ufe0f", "food"]], word_threshold=0.0)[0]
+    assert [w["word"] for w in result["words"]] == ["good", "\ufe0f", "food"]
+    assert result["words"][1]["scores"]["incorrect"] == 0.0 and not result["truncated"]
+    assert result["words"][2]["scores"]["incorrect"] > 0.0
+
+
 def test_predict_str_in_one_out_list_in_list_out(binary_model):
     single = binary_model.predict("good")
     assert isinstance(single, dict) and set(single) >= {"labels", "probabilities", "words", "evidence"}
