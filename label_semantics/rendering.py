@@ -2,7 +2,9 @@
 
 Both renderers take the dicts that `LabelAttentionForSequenceClassification.predict()` returns (or any
 dict with a `"words"` list of `{"word", "scores": {label: score}}`), so a user can look rather than
-read numbers.
+read numbers. A result may also carry a `"gold"` label (a `str` or a list of `str`), kept apart from the
+predicted `"labels"`: the renderers then shade the predicted label(s) and then the gold label(s) not
+predicted, and name each line's role, e.g. `predicted: joy | gold: love`.
 """
 
 from __future__ import annotations
@@ -41,14 +43,37 @@ def _check_result(result: Any) -> Mapping[str, Any]:
     return result
 
 
+def _gold_labels(result: Mapping[str, Any]) -> list[str] | None:
+    """The result's `"gold"` labels as a list, or `None` when it has none (the key absent or `None`)."""
+    gold = result.get("gold")
+    if gold is None:
+        return None
+    if isinstance(gold, str):
+        return [gold]
+    if isinstance(gold, Sequence) and all(isinstance(name, str) for name in gold):
+        return list(dict.fromkeys(gold))
+    raise RenderingError(
+        f"`result['gold']` must be a label name or a list of label names, got {gold!r}; "
+        "e.g. {'labels': ['joy'], 'gold': 'love', 'words': [...]}."
+    )
+
+
 def _labels_to_show(result: Mapping[str, Any], labels: str | Sequence[str] | None) -> list[str]:
     known: list[str] = []
     for word in result["words"]:
         for name in word.get("scores", {}):
             if name not in known:
                 known.append(name)
+    gold = _gold_labels(result) or []
+    unknown_gold = [name for name in gold if known and name not in known]
+    if unknown_gold:
+        raise RenderingError(
+            f"Gold labels {unknown_gold} have no word scores; the result scores {known}, "
+            f"e.g. result['gold'] = {known[:1]}."
+        )
     if labels is None:
-        chosen = [name for name in result.get("labels", []) if name in known] or known[:1]
+        predicted = [name for name in result.get("labels", []) if name in known]
+        chosen = list(dict.fromkeys(predicted + gold)) or known[:1]
     else:
         chosen = [labels] if isinstance(labels, str) else list(labels)
     unknown = [name for name in chosen if known and name not in known]
@@ -57,6 +82,27 @@ def _labels_to_show(result: Mapping[str, Any], labels: str | Sequence[str] | Non
             f"Labels {unknown} have no word scores; the result scores {known}, e.g. labels={known[:1]}."
         )
     return chosen
+
+
+def _role(result: Mapping[str, Any], name: str) -> str:
+    """`" (predicted)"`, `" (gold)"`, `" (predicted, gold)"` or `""` for a label's line; roles are only
+    named when the result has a gold label, so results without one render as before."""
+    gold = _gold_labels(result)
+    if gold is None:
+        return ""
+    roles = [
+        role for role, names in (("predicted", result.get("labels", [])), ("gold", gold)) if name in names
+    ]
+    return f" ({', '.join(roles)})" if roles else ""
+
+
+def _header(result: Mapping[str, Any]) -> str:
+    """`predicted: X`, plus ` | gold: Y` when the result has a gold label (plain text, not escaped)."""
+    header = f"predicted: {', '.join(result.get('labels', [])) or '(none)'}"
+    gold = _gold_labels(result)
+    if gold is not None:
+        header += f" | gold: {', '.join(gold) or '(none)'}"
+    return header
 
 
 def _check_score(value: Any, word: str) -> float:
@@ -77,9 +123,12 @@ def render_html(
 
     Args:
         result (`Mapping[str, Any]`):
-            One result of `predict()`.
+            One result of `predict()`, optionally with a `"gold"` label (`str` or list of `str`) beside the
+            predicted `"labels"`; with one, each line names its label's role: `(predicted)`, `(gold)` or
+            `(predicted, gold)`.
         labels (`str` or `Sequence[str]`, *optional*):
-            The labels to show; defaults to the sentence's predicted labels (or the first label).
+            The labels to show; defaults to the sentence's predicted labels, then its gold labels not
+            predicted (or the first label when there are neither).
         colors (`Mapping[str, tuple[int, int, int]]`, *optional*):
             RGB colour per label; others are taken from a fixed palette.
         show_scores (`bool`, *optional*, defaults to `True`):
@@ -111,7 +160,10 @@ def render_html(
                 f'padding: 0 2px; border-radius: 3px"{title}>{text}</span>'
             )
         label = html.escape(name)
-        lines.append(f'  <p><b style="color: rgb({red}, {green}, {blue})">{label}</b>: {" ".join(spans)}</p>')
+        role = html.escape(_role(result, name))
+        lines.append(
+            f'  <p><b style="color: rgb({red}, {green}, {blue})">{label}</b>{role}: {" ".join(spans)}</p>'
+        )
     lines.append("</div>")
     return "\n".join(lines) + "\n"
 
@@ -119,11 +171,16 @@ def render_html(
 def render_html_page(
     results: Sequence[Mapping[str, Any]], title: str = "Word evidence", **kwargs: Any
 ) -> str:
-    """A standalone HTML page with one block per result (its text, sentence probabilities and shading).
+    """A standalone HTML page with one block per result: a header line, then the shading of [`render_html`].
+
+    The header reads `predicted: <labels>`, then ` | gold: <labels>` when the result has a `"gold"` key,
+    then the sentence probabilities; the shaded lines are the predicted labels, then the gold labels not
+    predicted, each named by its role.
 
     Args:
         results (`Sequence[Mapping[str, Any]]`):
-            Results of `predict()`.
+            Results of `predict()`, each optionally with a `"gold"` label (`str` or list of `str`); a gold
+            label is never mixed into the predicted `"labels"`.
         title (`str`, *optional*, defaults to `"Word evidence"`):
             The page title and heading.
         kwargs (`dict`, *optional*):
@@ -131,6 +188,15 @@ def render_html_page(
 
     Returns:
         `str`: the HTML document.
+
+    Example:
+
+    ```python
+    >>> from label_semantics.rendering import render_html_page
+    >>> result = {"labels": ["joy"], "gold": "love", "words": [{"word": "hi", "scores": {"joy": 0.9, "love": 0.2}}]}
+    >>> "predicted: joy | gold: love" in render_html_page([result])
+    True
+    ```
     """
     if isinstance(results, Mapping):
         results = [results]
@@ -141,7 +207,7 @@ def render_html_page(
         summary = ", ".join(f"{html.escape(str(k))} {float(v):.2f}" for k, v in probabilities.items())
         blocks.append(
             f'<section style="margin-bottom: 1.2em"><div style="color: #666; font-size: 0.9em">'
-            f"predicted: {html.escape(', '.join(result.get('labels', [])) or '(none)')}"
+            f"{html.escape(_header(result))}"
             f"{' | ' + summary if summary else ''}</div>\n{render_html(result, **kwargs)}</section>"
         )
     head = html.escape(title)
@@ -164,9 +230,11 @@ def render_text(
 
     Args:
         result (`Mapping[str, Any]`):
-            One result of `predict()`.
+            One result of `predict()`, optionally with a `"gold"` label (`str` or list of `str`); with one,
+            the rendering starts with a `predicted: X | gold: Y` line and each label line names its role.
         labels (`str` or `Sequence[str]`, *optional*):
-            The labels to show; defaults to the predicted labels (or the first label).
+            The labels to show; defaults to the predicted labels, then the gold labels not predicted (or the
+            first label when there are neither).
         threshold (`float`, *optional*, defaults to `0.5`):
             Words scoring at least this are bracketed; in [0, 1].
         shades (`bool`, *optional*, defaults to `True`):
@@ -181,12 +249,16 @@ def render_text(
     >>> from label_semantics.rendering import render_text
     >>> print(render_text({"words": [{"word": "I", "scores": {"x": 0.1}}, {"word": "saws", "scores": {"x": 0.9}}]}, shades=False))
     x: I [saws 0.90]
+    >>> print(render_text({"labels": ["x"], "gold": "y", "words": [{"word": "hi", "scores": {"x": 0.9, "y": 0.2}}]}, shades=False))
+    predicted: x | gold: y
+    x (predicted): [hi 0.90]
+    y (gold): hi
     ```
     """
     if not 0.0 <= float(threshold) <= 1.0:
         raise RenderingError(f"`threshold` must lie in [0, 1], got {threshold!r}; e.g. threshold=0.5.")
     result = _check_result(result)
-    lines = []
+    lines = [_header(result)] if _gold_labels(result) is not None else []
     for name in _labels_to_show(result, labels):
         cells, bars = [], []
         for word in result["words"]:
@@ -195,7 +267,7 @@ def render_text(
             cell = f"[{text} {score:.2f}]" if score >= threshold else text
             cells.append(cell)
             bars.append(SHADES[min(int(score * (len(SHADES) - 1) + 0.5), len(SHADES) - 1)] * len(cell))
-        prefix = f"{name}: "
+        prefix = f"{name}{_role(result, name)}: "
         lines.append(prefix + " ".join(cells))
         if shades:
             lines.append(" " * len(prefix) + " ".join(bars))
