@@ -151,12 +151,40 @@ def cell_path(args, name: str) -> Path:
     return RESULTS / "cells" / args.tag / f"{name}.json"
 
 
+def _take_lock(lock: Path) -> bool:
+    """Create `lock` holding our pid; a lock whose process is gone (a crashed worker) is taken over."""
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(lock.read_text() or 0), 0)
+                return False
+            except (ProcessLookupError, ValueError):
+                lock.unlink(missing_ok=True)
+                continue
+            except FileNotFoundError:
+                continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
 def run_cell(args, name: str, fn) -> None:
     path = cell_path(args, name)
+    lock = path.with_suffix(".lock")
     if path.exists():
         return
-    start = time.time()
-    result = fn()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not _take_lock(lock):  # another worker (e.g. one started with --reverse) is computing this cell
+        logger.info("%s: another worker holds %s; skipped", name, lock)
+        return
+    try:
+        start = time.time()
+        result = fn()
+    finally:
+        lock.unlink()
     result.update(cell=name, seconds=round(time.time() - start, 1), backbone=args.backbone_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
@@ -234,6 +262,8 @@ def cmd_grid(args) -> None:
         for k in args.ks:
             if seed < (SEEDS_PER_K.get(k, 3) if args.seeds is None else args.seeds):
                 plan += [("fewshot", t, k, seed) for t in args.targets]
+    if args.reverse:  # a second worker walks the grid from the other end
+        plan = plan[::-1]
     for kind, target, k, seed in tqdm(plan, desc="cells"):
         if kind == "zeroshot":
             run_cell(args, f"{target}_zeroshot", lambda t=target: zeroshot_cell(args, t, sources))
@@ -556,6 +586,7 @@ def main(argv=None) -> None:
     parser.add_argument("--which", default="dual", help="speed-worker: what to measure")
     parser.add_argument("--sentences", type=int, default=3453, help="speed: test sentences to tag")
     parser.add_argument("--steps", type=int, default=10, help="speed: training steps to time")
+    parser.add_argument("--reverse", action="store_true", help="grid: walk the cells in reverse order")
     parser.add_argument("--repeats", type=int, default=3, help="speed: alternating repetitions, best kept")
     args = parser.parse_args(argv)
     RESULTS, CACHE = args.results, args.cache
