@@ -9,6 +9,7 @@ long run can be interrupted and resumed; the source checkpoints are built once i
     python benchmarks/fewshot_ner.py grid --targets wnut17 --ks 1 --seeds 2
     python benchmarks/fewshot_ner.py speed                     # inference/training speed and memory
     python benchmarks/fewshot_ner.py report                    # BENCHMARKS.md tables and the PNG plot
+    python benchmarks/fewshot_ner.py card                      # model card of the pre-finetuned checkpoint
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def evaluate_both(model, tokenizer, test) -> dict:
     for decoder in ("viterbi", "argmax"):
         tags = decode_tags(model, scores, viterbi=decoder == "viterbi")
         metrics = compute_ner_metrics(tags, [list(t) for t in test["ner_tags"]])
-        out[decoder] = {k: v for k, v in metrics.items() if k.startswith("overall") or k.endswith("_f1")}
+        out[decoder] = metrics
     return out
 
 
@@ -560,6 +561,38 @@ def _plot(args, fewshot, zeroshot) -> None:
     fig.savefig(RESULTS / "f1_vs_k.png", dpi=80)
 
 
+def cmd_card(args) -> None:
+    """Render the model card of the pre-finetuned dual-tower source checkpoint into model_cards/, with the
+    CoNLL-2003 test scores this benchmark measured (Viterbi decoding)."""
+    from label_semantics import LabelSemanticsForTokenClassification
+    from label_semantics.model_card import CardData, render_model_card
+    from label_semantics.training import evaluate_ner
+
+    cell = json.loads(cell_path(args, "conll2003_full").read_text())
+    model = LabelSemanticsForTokenClassification.from_pretrained(CACHE / args.tag / "source_dual")
+    metrics = evaluate_ner(model, load("conll2003", "test", args.data), batch_size=64)
+    data = CardData(
+        model_name=f"label-semantics {args.backbone_name} CoNLL-2003",
+        dataset_name="CoNLL-2003",
+        dataset_id="conll2003",
+        hyperparameters={
+            "epochs": args.source_epochs,
+            "learning_rate": args.source_lr,
+            "train_batch_size": 16,
+            "optimizer": "AdamW (Trainer default)",
+            "seed": 0,
+            "source_train_seconds": cell["models"]["dual"]["source_train_seconds"],
+        },
+        eval_results=metrics,
+        eval_dataset_name="CoNLL-2003",
+        eval_split="test",
+    )
+    out = ROOT / "model_cards" / f"{args.tag}-conll2003.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(render_model_card(model, data))
+    print(f"wrote {out}")
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -568,7 +601,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["grid", "speed", "speed-worker", "report"])
+    parser.add_argument("command", choices=["grid", "speed", "speed-worker", "report", "card"])
     parser.add_argument("--backbone", default=None, help="any BERT-like encoder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the NER data sets")
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
@@ -594,9 +627,9 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.backbone = args.backbone or default_backbone()
     args.backbone_name = "all-MiniLM-L6-v2" if "minilm" in args.backbone.lower() else args.backbone
-    {"grid": cmd_grid, "speed": cmd_speed, "speed-worker": speed_worker, "report": cmd_report}[args.command](
-        args
-    )
+    commands = {"grid": cmd_grid, "speed": cmd_speed, "speed-worker": speed_worker, "report": cmd_report}
+    commands["card"] = cmd_card
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -384,6 +384,11 @@ def _framework_versions() -> list[tuple[str, str]]:
     return versions
 
 
+def _fmt(value: float | None) -> str:
+    """A score with four decimals; a dash for one that was not measured."""
+    return "–" if value is None else f"{value:.4f}"
+
+
 def _metric_rows(
     eval_results: dict[str, float], task: str
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
@@ -403,9 +408,9 @@ def _metric_rows(
     per_type = [
         {
             "type": name,
-            "precision": f"{row.get('precision', float('nan')):.4f}",
-            "recall": f"{row.get('recall', float('nan')):.4f}",
-            "f1": f"{row.get('f1', float('nan')):.4f}",
+            "precision": _fmt(row.get("precision")),
+            "recall": _fmt(row.get("recall")),
+            "f1": _fmt(row.get("f1")),
             "support": str(int(row["number"])) if "number" in row else "",
         }
         for name, row in sorted(types.items())
