@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "fewshot_ner"
+RESULTS = RESULTS_DEFAULT = ROOT / "benchmarks" / "results" / "fewshot_ner"
 CACHE = ROOT / "benchmarks" / "cache" / "fewshot_ner"
 DATA = ROOT.parent / "shared" / "data" / "ner"
 TARGETS = {
@@ -521,7 +521,21 @@ def cmd_report(args) -> None:
         lines.append("")
     (RESULTS / "report.md").write_text("\n".join(lines) + "\n")
     _plot(args, fewshot, zeroshot)
+    if args.results == RESULTS_DEFAULT:
+        _update_benchmarks_md(lines)
     print("\n".join(lines))
+
+
+def _update_benchmarks_md(lines: list[str]) -> None:
+    """Put the tables into BENCHMARKS.md between this benchmark's markers."""
+    path = ROOT / "BENCHMARKS.md"
+    start, end = "<!-- fewshot_ner:start -->", "<!-- fewshot_ner:end -->"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    body = "\n".join(lines) + "\n\n![F1 against K](benchmarks/results/fewshot_ner/f1_vs_k.png)\n"
+    path.write_text(head + start + "\n" + body + end + rest.split(end, 1)[1])
 
 
 def _plot(args, fewshot, zeroshot) -> None:
