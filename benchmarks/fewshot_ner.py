@@ -27,6 +27,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from label_semantics.sampling import SamplingError
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = RESULTS_DEFAULT = ROOT / "benchmarks" / "results" / "fewshot_ner"
 CACHE = ROOT / "benchmarks" / "cache" / "fewshot_ner"
@@ -189,20 +191,43 @@ def run_cell(args, name: str, fn) -> None:
     result.update(cell=name, seconds=round(time.time() - start, 1), backbone=args.backbone_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
-    logger.info(
-        "%s: %s", name, {m: round(r["viterbi"]["overall_f1"], 4) for m, r in result["models"].items()}
-    )
+    scores = {m: round(r["viterbi"]["overall_f1"], 4) for m, r in result["models"].items()}
+    logger.info("%s: %s", name, result.get("infeasible", scores))
+
+
+def support_set(target: str, k: int, seed: int, data_dir: Path):
+    """The K-shot support set, drawn from the target's training split; where that split holds fewer than K
+    mentions of some type (CrossNER's train splits have 100-200 sentences), from train + validation. Raises
+    `SamplingError` when even that pool is too small."""
+    from datasets import concatenate_datasets
+
+    from label_semantics.sampling import sample_support_set
+
+    train = load(TARGETS[target], "train", data_dir)
+    try:
+        return train.select(sample_support_set(train["ner_tags"], k, seed=seed)), "train"
+    except SamplingError:
+        from label_semantics.data import load_ner_dataset
+
+        splits = load_ner_dataset(str(data_dir / TARGETS[target]))
+        if "validation" not in splits:
+            raise
+        pool = concatenate_datasets([train, splits["validation"]])
+        return pool.select(sample_support_set(pool["ner_tags"], k, seed=seed)), "train+validation"
 
 
 def fewshot_cell(args, target: str, k: int, seed: int, sources: dict):
-    from label_semantics.sampling import sample_support_set
     from label_semantics.training import finetune
 
     train = load(TARGETS[target], "train", args.data)
     test = load(TARGETS[target], "test", args.data)
     labels, scheme = target_labels(train)
-    support = train.select(sample_support_set(train["ner_tags"], k, seed=seed))
+    try:
+        support, pool = support_set(target, k, seed, args.data)
+    except SamplingError as err:
+        return {"target": target, "k": k, "seed": seed, "infeasible": str(err), "models": {}}
     result = {"target": target, "k": k, "seed": seed, "support_sentences": len(support), "models": {}}
+    result["support_pool"] = pool
     for kind in args.models:
         model, tokenizer = load_for_target(kind, sources[kind], labels, scheme)
         start = time.time()
@@ -441,7 +466,10 @@ def cmd_report(args) -> None:
                     ]
                     if vals:
                         averages[(k, m)].append(statistics.mean(vals))
-                    row.append(_mean_std(vals))
+                    infeasible = any(
+                        c["target"] == target and c["k"] == k and "infeasible" in c for c in fewshot
+                    )
+                    row.append(_mean_std(vals) if vals or not infeasible else "infeasible¹")
             z = zeroshot.get(target)
             row.append(f"{100 * z['models']['dual'][decoder]['overall_f1']:.1f}" if z else "–")
             lines.append("| " + " | ".join(row) + " |")
