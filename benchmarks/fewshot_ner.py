@@ -70,11 +70,25 @@ def target_labels(train):
 # ------------------------------------------------------------------------------------------------ models
 
 
-def build_source(kind: str, args) -> Path:
-    """Pre-finetune one model kind on CoNLL-2003 train (once) and return its checkpoint folder."""
+def new_model(kind: str, backbone: str, labels: list[str], scheme: str):
+    """A fresh model on the backbone: the dual tower, or `AutoModelForTokenClassification` (TransferBERT)."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from label_semantics import LabelSemanticsForTokenClassification
+
+    if kind == "dual":
+        model = LabelSemanticsForTokenClassification.from_encoder(backbone, labels=labels, tag_scheme=scheme)
+        return model, model.tokenizer
+    model = AutoModelForTokenClassification.from_pretrained(
+        backbone, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)}
+    )
+    model.config.tag_scheme = scheme
+    return model, AutoTokenizer.from_pretrained(backbone)
+
+
+def build_source(kind: str, args) -> Path:
+    """Pre-finetune one model kind on CoNLL-2003 train (once) and return its checkpoint folder."""
+
     from label_semantics.training import finetune
 
     path = CACHE / args.tag / f"source_{kind}"
@@ -83,16 +97,7 @@ def build_source(kind: str, args) -> Path:
     source = load("conll2003", "train", args.data)
     labels, scheme = target_labels(source)
     logger.info("pre-finetuning %s on CoNLL-2003 train (%d sentences)", kind, len(source))
-    if kind == "dual":
-        model = LabelSemanticsForTokenClassification.from_encoder(
-            args.backbone, labels=labels, tag_scheme=scheme
-        )
-        tokenizer = model.tokenizer
-    else:
-        model = AutoModelForTokenClassification.from_pretrained(
-            args.backbone, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)}
-        )
-        tokenizer = AutoTokenizer.from_pretrained(args.backbone)
+    model, tokenizer = new_model(kind, args.backbone, labels, scheme)
     start = time.time()
     finetune(
         model,
@@ -311,9 +316,8 @@ def _rss_mb() -> float:
 def speed_worker(args) -> None:
     """One measurement in a fresh process, so its peak memory is its own. Prints one JSON line."""
     import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+    from transformers import pipeline
 
-    from label_semantics import LabelSemanticsForTokenClassification
     from label_semantics.prediction import score_words
 
     torch.manual_seed(0)
@@ -323,17 +327,9 @@ def speed_worker(args) -> None:
     n_tokens = sum(len(w) for w in words)
     base_rss = _rss_mb()
     which = args.which
-    if which.startswith("dual"):
-        model = LabelSemanticsForTokenClassification.from_encoder(
-            args.backbone, labels=labels, tag_scheme=scheme
-        )
-        tokenizer = model.tokenizer
-    else:
-        model = AutoModelForTokenClassification.from_pretrained(
-            args.backbone, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)}
-        )
-        tokenizer = AutoTokenizer.from_pretrained(args.backbone)
-        model.config.tag_scheme = scheme
+    model, tokenizer = new_model(
+        "dual" if which.startswith("dual") else "transfer", args.backbone, labels, scheme
+    )
     loaded_rss = _rss_mb()
     result = {"which": which, "sentences": len(words), "words": n_tokens}
     if which.endswith("train"):
@@ -341,7 +337,7 @@ def speed_worker(args) -> None:
 
         model.train()
         batch_rows = tokenize_and_align(
-            {"tokens": words[:16], "ner_tags": [list(t) for t in test["ner_tags"][:16]]},
+            {"tokens": words[:16], "ner_tags": [list(t) for t in test["ner_tags"][: len(words[:16])]]},
             tokenizer,
             model.config.label2id,
         )
