@@ -1,7 +1,7 @@
 """Tag text with a saved dual-tower checkpoint: `predict()`, the stock pipeline, and zero-shot entity types.
 
-make demo                                  # trains and saves runs/demo (CoNLL-2003 -> 5-shot WNUT-17)
-python examples/predict_entities.py runs/demo "john smith was great in the new star wars movie"
+make demo                                  # trains and saves runs/fewshot (CoNLL-2003 -> 5-shot WNUT-17)
+python examples/predict_entities.py runs/fewshot "john smith was great in the new star wars movie"
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from label_semantics import LabelSemanticsForTokenClassification
 
 
 def main() -> None:
-    folder = sys.argv[1] if len(sys.argv) > 1 else "runs/demo"
+    folder = sys.argv[1] if len(sys.argv) > 1 else "runs/fewshot"
     text = sys.argv[2] if len(sys.argv) > 2 else "john smith was great in the new star wars movie"
     model = LabelSemanticsForTokenClassification.from_pretrained(folder)
     print("labels:", dict(zip(model.labels, model.config.label_descriptions)))
