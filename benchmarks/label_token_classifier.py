@@ -429,6 +429,7 @@ def stage_fewshot(args) -> dict:
 def stage_throughput(args) -> dict:
     rows = []
     batch, length = args.throughput_batch, args.throughput_length
+    vocab_size = len(AutoTokenizer.from_pretrained(args.backbone))
     for n in args.label_counts:
         labels = [f"class_{i}" for i in range(n)]
         problem_type = "single_label_classification" if n > 1 else "multi_label_classification"
@@ -436,7 +437,9 @@ def stage_throughput(args) -> dict:
             torch.manual_seed(0)
             model, tokenizer = build(kind, args.backbone, labels, problem_type)
             generator = torch.Generator().manual_seed(0)
-            body = torch.randint(1000, 29000, (batch, length - 2), generator=generator)
+            # Ordinary word pieces of the backbone's own vocabulary (no special or label tokens).
+            words = torch.tensor(sorted(set(range(vocab_size)) - set(tokenizer.all_special_ids)))
+            body = words[torch.randint(0, len(words), (batch, length - 2), generator=generator)]
             cls = torch.full((batch, 1), tokenizer.cls_token_id)
             sep = torch.full((batch, 1), tokenizer.sep_token_id)
             inputs = {
