@@ -243,6 +243,8 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         if card is not None and kwargs.get("is_main_process", True):
             card.save_model_card(self, save_directory)
 
+    # Copied from label_semantics.modeling_label_semantics.LabelSemanticsForTokenClassification.push_to_hub
+    # (each modeling file must run alone as remote code; tests/test_copies.py keeps the copies identical)
     def push_to_hub(self, repo_id: str, **kwargs):
         """Upload to the Hub as `PreTrainedModel.push_to_hub` does, with the model's own card as README.md (see
         `label_semantics.model_card.push_to_hub`); the stock method runs when this file is remote code."""
@@ -453,6 +455,7 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         return results[0] if single else results
 
 
+# Copied from label_semantics.modeling_label_semantics._model_card_module
 def _model_card_module():
     """The package's `model_card` module; None when this file runs as remote code without the package."""
     name = f"{__package__}.model_card"
