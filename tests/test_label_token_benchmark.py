@@ -54,7 +54,19 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         str(cache),
     ]
     argv += ["--shots", "2", "--seeds", "2", "--fewshot-steps", "2", "--fewshot-lrs", "1e-4", "2e-4"]
-    argv += ["--goemotions-train", "8", "--batch-size", "4", "--label-counts", "2", "--throughput-steps", "1"]
+    argv += [
+        "--goemotions-train",
+        "8",
+        "--goemotions-lrs",
+        "1e-4",
+        "2e-4",
+        "--batch-size",
+        "4",
+        "--label-counts",
+        "2",
+        "--throughput-steps",
+        "1",
+    ]
     benchmark.main(argv)
 
     raw = json.loads(output.with_suffix(".json").read_text())["results"]
@@ -69,7 +81,12 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         assert chosen[0]["val"]["accuracy"] == best_val
         assert [r["lr"] for r in runs if r["seed"] == 1] == [chosen[0]["lr"]]
     go = raw["goemotions"]["runs"]
-    assert {r["model"] for r in go} == {"standard", "label-token"}
+    assert sorted((r["model"], r["lr"]) for r in go) == [
+        ("label-token", 1e-4),
+        ("label-token", 2e-4),
+        ("standard", 1e-4),
+        ("standard", 2e-4),
+    ]
     assert all(r["threshold"] in benchmark.THRESHOLDS and "at_0.5" in r for r in go)
     report = output.read_text()
     for heading in (
