@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import random
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOTIONS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
@@ -81,11 +84,15 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         assert chosen[0]["val"]["accuracy"] == best_val
         assert [r["lr"] for r in runs if r["seed"] == 1] == [chosen[0]["lr"]]
     go = raw["goemotions"]["runs"]
-    assert sorted((r["model"], r["lr"]) for r in go) == [
-        ("label-token", 1e-4),
-        ("label-token", 2e-4),
-        ("standard", 1e-4),
-        ("standard", 2e-4),
+    assert sorted((r["model"], r["lr"], r["bias_init"]) for r in go) == [
+        ("label-token", 1e-4, "prior"),
+        ("label-token", 1e-4, "zero"),
+        ("label-token", 2e-4, "prior"),
+        ("label-token", 2e-4, "zero"),
+        ("standard", 1e-4, "prior"),
+        ("standard", 1e-4, "zero"),
+        ("standard", 2e-4, "prior"),
+        ("standard", 2e-4, "zero"),
     ]
     assert all(r["threshold"] in benchmark.THRESHOLDS and "at_0.5" in r for r in go)
     report = output.read_text()
@@ -102,3 +109,22 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
     benchmark.main(argv[:1] + ["fewshot"] + argv[4:])  # resumed from the cache: nothing retrained
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.json")} == stamps
     assert "## GoEmotions" in output.read_text()  # the other stages' results are kept
+
+
+def test_output_bias_starts_at_the_label_log_odds(tiny_encoder_dir):
+    import torch
+
+    benchmark = _benchmark()
+    targets = [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]  # rates 3/4, 1/4, 0
+    standard, _ = benchmark.build(
+        "standard", str(tiny_encoder_dir), ["joy", "anger", "fear"], "multi_label_classification"
+    )
+    benchmark.init_output_bias(standard, targets)
+    expected = torch.tensor([3.0, 1 / 3, 1e-4 / (1 - 1e-4)]).log()
+    assert torch.allclose(standard.classifier.bias, expected, atol=1e-5)
+    label_token, _ = benchmark.build(
+        "label-token", str(tiny_encoder_dir), ["joy", "anger", "fear"], "multi_label_classification"
+    )
+    benchmark.init_output_bias(label_token, targets)
+    mean = (0.75 + 0.25 + 1e-4) / 3
+    assert label_token.classifier.bias.item() == pytest.approx(math.log(mean / (1 - mean)), abs=1e-5)
