@@ -538,7 +538,7 @@ def render(results: dict, meta: dict) -> str:
         "- data: `../shared/data/classification` (emotion: CARER/dair-ai; GoEmotions: google-research split)",
         "- both models: same tokenizer truncation (text cut to "
         f"{meta['max_length']} tokens), same optimiser (AdamW, weight decay 0.01, linear warm-up 10% and decay, "
-        "gradient clipping 1.0), same steps, batch size and learning rate, same seeds. LabelToken reads "
+        "gradient clipping 1.0), same steps, batch size and seeds, the same learning rate except in the few-shot stage (chosen per model on validation). LabelToken reads "
         "`[CLS] <label_1> ... <label_n> [SEP] text [SEP]`, so its sequences are n + 1 tokens longer.",
         "- timings are wall-clock on a machine shared with other jobs: compare rows of one table, not across runs.",
         "",
