@@ -178,6 +178,8 @@ def single_label_scores(logits: np.ndarray, gold: list[int]) -> dict:
     return {
         "accuracy": accuracy_score(gold, predicted),
         "macro_f1": f1_score(gold, predicted, average="macro"),
+        # the share of texts given the most frequent prediction: near 1, the model ignores the text
+        "top_class_share": float(np.bincount(predicted).max() / len(predicted)),
     }
 
 
@@ -589,6 +591,15 @@ def render(results: dict, meta: dict) -> str:
                 ]
             used = sorted({run["seed"] for run in selected if run["model"] == kind and run["init"] == init})
             out.append(f"| {name({'model': kind, 'init': init})} | {len(used)} | " + " | ".join(cells) + " |")
+        out += [
+            "",
+            "Runs that ignore the text (over 90% of the test texts given one class), at the selected learning rates:",
+            "",
+        ]
+        for kind, init in FEWSHOT_MODELS:
+            runs = [run for run in selected if run["model"] == kind and run["init"] == init]
+            stuck = sum(run["top_class_share"] > 0.9 for run in runs)
+            out.append(f"- {name({'model': kind, 'init': init})}: {stuck} of {len(runs)}")
         out += [
             "",
             "Per seed, at the selected learning rate (accuracy / macro-F1, %):",
