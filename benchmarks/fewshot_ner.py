@@ -7,6 +7,7 @@ long run can be interrupted and resumed; the source checkpoints are built once i
 
     python benchmarks/fewshot_ner.py grid                      # the whole grid (resumable)
     python benchmarks/fewshot_ner.py grid --targets wnut17 --ks 1 --seeds 2
+    python benchmarks/fewshot_ner.py grid --targets wnut17 --ks 5 --seed 3     # one cell
     python benchmarks/fewshot_ner.py speed                     # inference/training speed and memory
     python benchmarks/fewshot_ner.py report                    # BENCHMARKS.md tables and the PNG plot
     python benchmarks/fewshot_ner.py card                      # model card of the pre-finetuned checkpoint
@@ -293,6 +294,8 @@ def cmd_grid(args) -> None:
         for k in args.ks:
             if seed < (SEEDS_PER_K.get(k, 3) if args.seeds is None else args.seeds):
                 plan += [("fewshot", t, k, seed) for t in args.targets]
+    if args.seed is not None:  # one seed only, e.g. to compute a single cell
+        plan = [("fewshot", t, k, args.seed) for k in args.ks for t in args.targets]
     if args.reverse:  # a second worker walks the grid from the other end
         plan = plan[::-1]
     for kind, target, k, seed in tqdm(plan, desc="cells"):
@@ -713,6 +716,9 @@ def main(argv=None) -> None:
     parser.add_argument("--ks", nargs="+", type=int, default=[1, 5, 20])
     parser.add_argument(
         "--seeds", type=int, default=None, help="seeds per cell (default: 5 for K=1,5; 3 for K=20)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="only this seed: with one target and one K, a single cell"
     )
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--source-epochs", type=float, default=1.0)

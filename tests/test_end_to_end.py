@@ -95,6 +95,12 @@ def test_benchmark_harness_small_configuration_and_resume(tiny_encoder_dir, tiny
     stamp = (cells / "wnut17_k1_seed0.json").stat().st_mtime_ns
     harness.main(["grid", "--ks", "1", "--seeds", "1", *common])  # resumed: nothing recomputed
     assert (cells / "wnut17_k1_seed0.json").stat().st_mtime_ns == stamp
+    (cells / "wnut17_k1_seed0.json").unlink()
+    zeroshot = (cells / "wnut17_zeroshot.json").stat().st_mtime_ns
+    harness.main(["grid", "--ks", "1", "--seed", "0", *common])  # a single cell, computed again
+    assert json.loads((cells / "wnut17_k1_seed0.json").read_text())["seed"] == 0
+    assert not (cells / "wnut17_k1_seed1.json").exists()  # only the seed asked for
+    assert (cells / "wnut17_zeroshot.json").stat().st_mtime_ns == zeroshot
     harness.main(["report", *common])
     report = (tmp_path / "results" / "report.md").read_text()
     assert "| wnut17 |" in report and "K=1 dual" in report
