@@ -527,6 +527,13 @@ def name(run: dict) -> str:
     )
 
 
+def runs_of(runs: list[dict], kind: str, init: str | None, k: int | None = None) -> list[dict]:
+    """The runs of one model (and initialisation), at one k when given."""
+    return [
+        run for run in runs if run["model"] == kind and run["init"] == init and (k is None or run["k"] == k)
+    ]
+
+
 def render(results: dict, meta: dict) -> str:
     out = [
         "# Label-token classifier vs. the standard sequence-classification head",
@@ -582,14 +589,12 @@ def render(results: dict, meta: dict) -> str:
         for kind, init in FEWSHOT_MODELS:
             cells = []
             for k in shots:
-                runs = [
-                    run for run in selected if run["k"] == k and run["model"] == kind and run["init"] == init
-                ]
+                runs = runs_of(selected, kind, init, k=k)
                 cells += [
                     mean_std([run["accuracy"] for run in runs]),
                     mean_std([run["macro_f1"] for run in runs]),
                 ]
-            used = sorted({run["seed"] for run in selected if run["model"] == kind and run["init"] == init})
+            used = sorted({run["seed"] for run in runs_of(selected, kind, init)})
             out.append(f"| {name({'model': kind, 'init': init})} | {len(used)} | " + " | ".join(cells) + " |")
         out += [
             "",
@@ -597,7 +602,7 @@ def render(results: dict, meta: dict) -> str:
             "",
         ]
         for kind, init in FEWSHOT_MODELS:
-            runs = [run for run in selected if run["model"] == kind and run["init"] == init]
+            runs = runs_of(selected, kind, init)
             stuck = sum(run["top_class_share"] > 0.9 for run in runs)
             out.append(f"- {name({'model': kind, 'init': init})}: {stuck} of {len(runs)}")
         out += [
@@ -610,14 +615,7 @@ def render(results: dict, meta: dict) -> str:
         for kind, init in FEWSHOT_MODELS:
             cells = []
             for k in shots:
-                runs = sorted(
-                    (
-                        run
-                        for run in selected
-                        if run["k"] == k and run["model"] == kind and run["init"] == init
-                    ),
-                    key=lambda run: run["seed"],
-                )
+                runs = sorted(runs_of(selected, kind, init, k=k), key=lambda run: run["seed"])
                 cells.append(
                     ", ".join(f"{100 * run['accuracy']:.1f}/{100 * run['macro_f1']:.1f}" for run in runs)
                 )
@@ -632,11 +630,7 @@ def render(results: dict, meta: dict) -> str:
         ]
         for kind, init in FEWSHOT_MODELS:
             for k in shots:
-                by_lr = {
-                    run["lr"]: run
-                    for run in r["runs"]
-                    if run["seed"] == 0 and run["k"] == k and run["model"] == kind and run["init"] == init
-                }
+                by_lr = {run["lr"]: run for run in runs_of(r["runs"], kind, init, k=k) if run["seed"] == 0}
                 cells = []
                 for lr in lrs:
                     run = by_lr.get(lr)
