@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from transformers.modeling_outputs import TokenClassifierOutput
 
 from label_semantics.prediction import _windows, predict_entities, predict_tags, split_words
+from label_semantics.training import evaluate_ner
 
 from .test_modeling_label_semantics import make_model, train
 
@@ -83,10 +85,54 @@ def test_predict_restores_training_mode(model):
     model.eval()
 
 
-def test_viterbi_off_uses_argmax(model):
-    text = "john smith visited paris"
-    with torch.no_grad():
-        assert isinstance(predict_entities(model, text, viterbi=False), list)
+def scripted_forward(model, scores: dict[str, dict[str, float]], calls: list | None = None):
+    """A stand-in for `model.forward` whose log-probabilities are set per word piece: `scores[token][label]` for the
+    pieces named there (the other labels share what is left), and "O" for every other piece. Each call's batch
+    size goes to `calls`."""
+    vocab, labels = model.tokenizer.get_vocab(), model.labels
+
+    def row(probabilities: dict[str, float]) -> torch.Tensor:
+        rest = (1.0 - sum(probabilities.values())) / (len(labels) - len(probabilities))
+        return torch.tensor([probabilities.get(label, rest) for label in labels]).log()
+
+    rows = {vocab[token]: row(p) for token, p in scores.items()}
+    default = row({"O": 0.96})
+
+    def forward(input_ids=None, attention_mask=None, **kwargs):
+        if calls is not None:
+            calls.append(input_ids.shape[0])
+        logits = torch.stack([torch.stack([rows.get(i, default) for i in ids]) for ids in input_ids.tolist()])
+        return TokenClassifierOutput(logits=logits)
+
+    return forward
+
+
+# argmax reads "john smith" as O I-PER, which IOB2 forbids; the best valid sequence is B-PER I-PER
+# (0.4 x 0.9 against 0.6 x 0.05 for O O).
+ARGMAX_IS_INVALID = {"john": {"O": 0.6, "B-PER": 0.4}, "smith": {"I-PER": 0.9, "O": 0.05}}
+
+
+def test_viterbi_off_uses_argmax(model, monkeypatch):
+    monkeypatch.setattr(model, "forward", scripted_forward(model, ARGMAX_IS_INVALID))
+    words = ["john", "smith"]
+    assert predict_tags(model, [words], viterbi=False) == [["O", "I-PER"]]
+    assert predict_tags(model, [words], viterbi=True) == [["B-PER", "I-PER"]]
+    assert predict_tags(model, [words]) == [["B-PER", "I-PER"]]  # Viterbi is the default
+    viterbi = predict_entities(model, "john smith")
+    assert [(e["label"], e["text"]) for e in viterbi] == [("PER", "john smith")]
+    assert viterbi[0]["score"] == pytest.approx((0.4 + 0.9) / 2)
+    argmax = predict_entities(model, "john smith", viterbi=False)
+    assert [(e["label"], e["text"]) for e in argmax] == [("PER", "smith")]  # a stray I- opens an entity
+    assert argmax[0]["score"] == pytest.approx(0.9)
+
+
+def test_evaluate_ner_switches_the_decoder(model, monkeypatch):
+    monkeypatch.setattr(model, "forward", scripted_forward(model, ARGMAX_IS_INVALID))
+    rows = [{"tokens": ["john", "smith", "visited"], "ner_tags": ["B-PER", "I-PER", "O"]}]
+    assert evaluate_ner(model, rows)["overall_f1"] == 1.0
+    assert evaluate_ner(model, rows, viterbi=True)["overall_f1"] == 1.0
+    argmax = evaluate_ner(model, rows, viterbi=False)
+    assert argmax["overall_f1"] == 0.0 and argmax["overall_precision"] == 0.0 and argmax["PER_number"] == 1
 
 
 def test_a_word_the_tokenizer_drops_still_gets_a_prediction(model):
