@@ -160,14 +160,20 @@ def test_set_labels_adds_no_parameters(trained):
     model, _ = trained
     before = sum(p.numel() for p in model.parameters())
     inputs, _ = toy_batch(model)
+    with torch.no_grad():
+        full = model(**inputs).logits
     model.set_labels(["O", "B-city", "I-city"], descriptions={"city": "location"})
     try:
         assert sum(p.numel() for p in model.parameters()) == before
         assert model.config.label_descriptions == ["other", "begin location", "inside location"]
         with torch.no_grad():
-            assert model(**inputs).logits.shape[-1] == 3
+            subset = model(**inputs).logits
+        # the same descriptions as O, B-LOC and I-LOC give the same scores: a label's score depends on its words only
+        torch.testing.assert_close(subset, full[..., [0, 3, 4]], rtol=1e-5, atol=1e-5)
     finally:
         model.set_labels(LABELS)
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, full, rtol=1e-5, atol=1e-5)
 
 
 def test_label_vectors_cached_in_eval_and_invalidated(tiny_encoder_dir, monkeypatch):
@@ -213,9 +219,13 @@ def test_explicit_label_embeddings_override(trained):
     model, _ = trained
     inputs, _ = toy_batch(model)
     with torch.no_grad():
-        vectors = model.encode_labels()[:2]
-        logits = model(**inputs, description_embeddings=vectors).logits
-    assert logits.shape[-1] == 2
+        vectors = model.encode_labels()
+        full = model(**inputs).logits
+        subset = model(**inputs, description_embeddings=vectors[[3, 1]]).logits
+        shifted = model(**inputs, description_embeddings=vectors[[3, 1]] + 1.0).logits
+    assert subset.shape[-1] == 2
+    torch.testing.assert_close(subset, full[..., [3, 1]])  # the columns of B-LOC and B-PER, in that order
+    assert not torch.allclose(shifted, subset)  # the vectors given are the ones used
 
 
 @pytest.mark.parametrize(
