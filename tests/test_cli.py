@@ -7,19 +7,23 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
-from label_semantics import LabelTokenForSequenceClassification
+from label_semantics import LabelSemanticsForTokenClassification, LabelTokenForSequenceClassification
 from label_semantics.cli import build_parser, main
 from label_semantics.data import read_column_file
+from label_semantics.training import evaluate_ner
 from label_semantics.verbalizer import tags_to_spans
 from tests.test_model_card import CARD
 from tests.test_modeling_label_semantics import TOY, make_model, train
+from tests.test_prediction import ARGMAX_IS_INVALID, scripted_forward
 
 TEXT = "john smith visited paris"
 
@@ -42,14 +46,25 @@ def classifier_folder(_tiny_encoder_dir, tmp_path_factory) -> str:
     return str(folder)
 
 
+# Sentences the CLI models never train on (they train on TOY): the same names in new orders and contexts.
+UNSEEN = [
+    (["mary", "smith", "visited", "berlin"], ["B-PER", "I-PER", "O", "B-LOC"]),
+    (["jones", "lives", "in", "london"], ["B-PER", "O", "O", "B-LOC"]),
+    (["he", "met", "john", "in", "paris"], ["O", "O", "B-PER", "O", "B-LOC"]),
+]
+
+
+def column_text(rows) -> str:
+    return "\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(words, tags)) for words, tags in rows) + "\n"
+
+
 @pytest.fixture
 def column_data(tmp_path) -> Path:
-    """train.txt and test.txt: the toy sentences, token TAB tag."""
+    """train.txt holds the toy sentences, test.txt sentences not among them; token TAB tag."""
     folder = tmp_path / "toy"
     folder.mkdir()
-    text = "\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(words, tags)) for words, tags in TOY) + "\n"
-    for split in ("train", "test"):
-        (folder / f"{split}.txt").write_text(text)
+    (folder / "train.txt").write_text(column_text(TOY))
+    (folder / "test.txt").write_text(column_text(UNSEEN))
     return folder
 
 
@@ -103,8 +118,36 @@ def test_predict_text_file_and_stdin_give_json_lines(ner_folder, tmp_path, capsy
 
 
 def test_predict_with_a_classifier(classifier_folder, capsys):
-    (line,) = run(["predict", "--model", classifier_folder, "--text", "i feel happy"], capsys)
-    assert line["text"] == "i feel happy" and line["label"]["label"] in {"sadness", "joy"}
+    texts = ["i feel happy", "this is a sad song"]
+    model = LabelTokenForSequenceClassification.from_pretrained(classifier_folder).eval()
+    with torch.no_grad():
+        probabilities = model(**model.tokenizer(texts, padding=True, return_tensors="pt")).logits.softmax(-1)
+    lines = run(["predict", "--model", classifier_folder, "--text", texts[0]], capsys)
+    lines += run(["predict", "--model", classifier_folder, "--text", texts[1]], capsys)
+    assert [line["text"] for line in lines] == texts
+    for line, row in zip(lines, probabilities):
+        assert line["label"] == {
+            "label": model.config.id2label[int(row.argmax())],
+            "score": pytest.approx(row.max()),
+        }
+
+
+def test_predict_with_a_multi_label_classifier(_tiny_encoder_dir, tmp_path, capsys):
+    torch.manual_seed(0)
+    labels = ["sadness", "joy", "anger"]
+    model = LabelTokenForSequenceClassification.from_encoder(
+        _tiny_encoder_dir, labels=labels, problem_type="multi_label_classification"
+    ).eval()
+    text = "i feel happy"
+    with torch.no_grad():
+        scores = model(**model.tokenizer([text], return_tensors="pt")).logits.sigmoid()[0].tolist()
+    ranked = sorted(scores, reverse=True)
+    model.config.threshold = (ranked[1] + ranked[2]) / 2  # the two best labels pass, the third does not
+    model.save_pretrained(tmp_path / "multi")
+    (line,) = run(["predict", "--model", str(tmp_path / "multi"), "--text", text], capsys)
+    assert "label" not in line
+    expected = sorted(zip(scores, labels), reverse=True)[:2]
+    assert line["labels"] == [{"label": label, "score": pytest.approx(score)} for score, label in expected]
 
 
 def test_sample_writes_a_support_set(column_data, tmp_path, capsys):
@@ -121,12 +164,35 @@ def test_sample_writes_a_support_set(column_data, tmp_path, capsys):
     assert again.read_text() == out.read_text()
 
 
-def test_evaluate_on_a_tiny_column_file(ner_folder, column_data, capsys):
+def test_evaluate_on_sentences_the_model_never_saw(ner_folder, column_data, capsys):
     (metrics,) = run(["evaluate", "--model", ner_folder, "--data", str(column_data), "--json"], capsys)
-    assert metrics["overall_f1"] == 1.0 and metrics["PER_number"] == 4 and metrics["LOC_number"] == 3
+    rows = [{"tokens": words, "ner_tags": tags} for words, tags in UNSEEN]
+    model = LabelSemanticsForTokenClassification.from_pretrained(ner_folder)
+    assert metrics == pytest.approx(evaluate_ner(model, rows))
+    assert metrics["PER_number"] == 3 and metrics["LOC_number"] == 3
+    assert metrics["overall_f1"] > 0.5  # it learned more than the four toy sentences
     assert main(["evaluate", "--model", ner_folder, "--data", str(column_data / "test.txt")]) == 0
     table = capsys.readouterr().out
     assert "overall (micro)" in table and "PER" in table and "LOC" in table
+    assert f"{metrics['overall_f1']:>10.3f}" in table.splitlines()[-1]
+
+
+def test_evaluate_argmax_and_batch_size(ner_folder, tmp_path, capsys, monkeypatch):
+    model = LabelSemanticsForTokenClassification.from_pretrained(ner_folder)
+    calls: list[int] = []
+    forward = scripted_forward(model, ARGMAX_IS_INVALID, calls)
+    monkeypatch.setattr(
+        LabelSemanticsForTokenClassification, "forward", lambda self, **kwargs: forward(**kwargs)
+    )
+    rows = [(["john", "smith"], ["B-PER", "I-PER"])] * 3
+    (tmp_path / "test.txt").write_text(column_text(rows))
+    argv = ["evaluate", "--model", ner_folder, "--data", str(tmp_path / "test.txt"), "--json"]
+    (viterbi,) = run(argv, capsys)
+    assert viterbi["overall_f1"] == 1.0 and calls == [3]  # default batch size 64: one forward pass
+    calls.clear()
+    (argmax,) = run([*argv, "--argmax", "--batch-size", "2"], capsys)
+    assert argmax["overall_f1"] == 0.0 and argmax["PER_number"] == 3
+    assert calls == [2, 1]
 
 
 def test_train_then_card(tiny_encoder_dir, column_data, tmp_path, capsys):
@@ -169,6 +235,110 @@ def test_train_then_card(tiny_encoder_dir, column_data, tmp_path, capsys):
     written = tmp_path / "README.md"
     assert main(argv + ["--output", str(written)]) == 0
     assert written.read_text() == printed
+
+
+def spy_on_finetune(monkeypatch) -> list:
+    """Record the `Trainer` of every `label_semantics.training.finetune` call (the real one still runs)."""
+    import label_semantics.training
+
+    trainers = []
+    real = label_semantics.training.finetune
+
+    def finetune(*args, **kwargs):
+        trainers.append(real(*args, **kwargs))
+        return trainers[-1]
+
+    monkeypatch.setattr(label_semantics.training, "finetune", finetune)
+    return trainers
+
+
+def test_train_epochs_learning_rate_and_batch_size(
+    tiny_encoder_dir, column_data, tmp_path, capsys, monkeypatch
+):
+    trainers = spy_on_finetune(monkeypatch)
+    out = tmp_path / "trained"
+    argv = ["train", "--data", str(column_data), "--backbone", str(tiny_encoder_dir), "--output", str(out)]
+    assert main([*argv, "--epochs", "2", "--learning-rate", "0.001", "--batch-size", "3"]) == 0
+    (trainer,) = trainers
+    assert trainer.args.num_train_epochs == 2 and trainer.args.learning_rate == 0.001
+    assert trainer.args.per_device_train_batch_size == 3
+    assert trainer.state.global_step == 2 * 2  # 4 toy sentences in batches of 3: 2 steps an epoch
+    hyper = CARD.fullmatch((out / "README.md").read_text())["hyper"]
+    assert "| learning_rate | 0.001 |" in hyper and "| per_device_train_batch_size | 3 |" in hyper
+    assert "| num_train_epochs | 2.0 |" in hyper and "max_steps" not in hyper
+    trainers.clear()
+    assert main(argv) == 0  # the defaults: 3 epochs, batch 16, lr 5e-5
+    assert trainers[0].state.global_step == 3 and trainers[0].args.learning_rate == 5e-5
+
+
+def test_train_from_a_saved_model_with_new_labels(ner_folder, column_data, tmp_path, capsys):
+    labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+    out = tmp_path / "relabelled"
+    argv = [
+        "train",
+        "--data",
+        str(column_data),
+        "--model",
+        ner_folder,
+        "--output",
+        str(out),
+        "--labels",
+        *labels,
+    ]
+    assert (
+        main([*argv, "--max-steps", "1", "--learning-rate", "0"]) == 0
+    )  # lr 0: the weights stay the saved ones
+    assert f"labels {labels}" in capsys.readouterr().out
+    new = LabelSemanticsForTokenClassification.from_pretrained(out).eval()
+    old = LabelSemanticsForTokenClassification.from_pretrained(ner_folder).eval()
+    assert new.labels == labels
+    assert new.config.label_descriptions[5:] == ["begin organization", "inside organization"]
+    inputs = old.tokenizer(["john smith visited paris"], return_tensors="pt")
+    with torch.no_grad():
+        old_logits, new_logits = old(**inputs).logits, new(**inputs).logits
+    # started from --model, not from a fresh encoder: the shared labels score as before, in the new order
+    torch.testing.assert_close(new_logits[..., :5], old_logits[..., [0, 3, 4, 1, 2]], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "flags, level", [(["-v"], logging.INFO), (["--verbose"], logging.INFO), ([], logging.WARNING)]
+)
+def test_verbose_sets_the_log_level(flags, level, column_data, tmp_path, capsys, monkeypatch):
+    configured = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: configured.append(kwargs))
+    argv = ["sample", "--data", str(column_data), "--k", "1", "--output", str(tmp_path / "s.txt")]
+    assert main([*flags, *argv]) == 0
+    assert configured == [{"level": level}]
+
+
+def test_card_options_each_change_the_card(ner_folder, tmp_path, capsys):
+    assert main(["card", "--model", ner_folder]) == 0
+    plain = capsys.readouterr().out
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"overall_f1": 0.5, "overall_precision": 0.25, "overall_recall": 1.0}))
+    argv = ["card", "--model", ner_folder, "--language", "en", "de", "--base-model", "google/bert-tiny"]
+    argv += ["--dataset", "toy data", "--dataset-id", "me/toy", "--source-dataset", "CoNLL-2003", "--k", "3"]
+    argv += ["--seed", "7", "--metrics", str(metrics), "--eval-split", "validation"]
+    assert main(argv) == 0
+    card = capsys.readouterr().out
+    assert CARD.fullmatch(card) and CARD.fullmatch(plain)
+    meta = yaml.safe_load(card.split("---\n")[1])
+    before = yaml.safe_load(plain.split("---\n")[1])
+    assert (before["language"], meta["language"]) == ("en", ["en", "de"])
+    assert "base_model" not in before and meta["base_model"] == "google/bert-tiny"
+    assert "datasets" not in before and meta["datasets"] == ["me/toy"]
+    recorded = meta["label_semantics"]
+    assert "label_semantics" not in before
+    assert recorded["dataset_name"] == "toy data" and recorded["source_dataset_name"] == "CoNLL-2003"
+    assert (recorded["k_shot"], recorded["seed"], recorded["eval_split"]) == (3, 7, "validation")
+    (result,) = meta["model-index"][0]["results"]
+    assert result["dataset"] == {"name": "toy data", "type": "me/toy", "split": "validation"}
+    assert (
+        "- **Pre-finetuning data:** CoNLL-2003\n" in card
+        and "- **Few-shot setting:** 3-shot, seed 7\n" in card
+    )
+    assert "Measured on toy data (validation split)." in card
+    assert "English and German" in card and "English and German" not in plain
 
 
 def test_card_of_a_classifier(classifier_folder, capsys):
