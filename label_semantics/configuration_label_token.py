@@ -17,6 +17,19 @@ logger = logging.getLogger(__name__)
 RESERVED_TOKENS = 4
 
 
+def check_threshold(value, name: str = "threshold") -> float:
+    """Return `value` as a float after checking it lies strictly between 0 and 1 (a multi-label threshold of 0
+    would predict every label, one of 1 none). The config and `predict()` both call it.
+
+    Raises:
+        `ValueError`: naming the value and a valid one.
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < value < 1.0
+    if not ok:
+        raise ValueError(f"{name}={value!r} must be a number strictly between 0 and 1, e.g. {name}=0.5.")
+    return float(value)
+
+
 @strict
 class LabelTokenConfig(PreTrainedConfig):
     r"""
@@ -129,10 +142,7 @@ class LabelTokenConfig(PreTrainedConfig):
                 f"{fit} labels fit ({RESERVED_TOKENS} places go to [CLS], two [SEP] and at least one text token). "
                 "Use fewer labels, or a larger max_seq_length if the encoder allows it."
             )
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(
-                f"threshold={self.threshold} must lie strictly between 0 and 1, e.g. threshold=0.5."
-            )
+        check_threshold(self.threshold)
         if self.problem_type == "regression":
             raise ValueError(
                 "problem_type='regression' is not supported: every label token gives a label score. Use "
@@ -166,4 +176,4 @@ class LabelTokenConfig(PreTrainedConfig):
 # save_pretrained copies this file (and the verbalizer) next to the config and writes `auto_map`
 LabelTokenConfig.register_for_auto_class()
 
-__all__ = ["LabelTokenConfig"]
+__all__ = ["LabelTokenConfig", "check_threshold"]

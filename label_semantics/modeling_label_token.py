@@ -15,7 +15,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import can_return_tuple
 
-from .configuration_label_token import LabelTokenConfig
+from .checkpoint_files import remove_stale_files
+from .configuration_label_token import LabelTokenConfig, check_threshold
 from .verbalizer import describe_type
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,11 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
 
     `forward` takes the text as the model's tokenizer encodes it alone (`[CLS] text [SEP]`, right padding) and
     inserts the label tokens itself, so the stock `Trainer`, data collators and the `text-classification` pipeline
-    work unchanged. A text longer than the window left by the labels is cut at its end (a warning is logged); a
-    label token is never cut. Call `tokenizer(..., truncation=True)` to truncate up front: the model's tokenizer
-    has `model_max_length` set to the room left.
+    work unchanged. In `forward` (and so in the pipeline) a text longer than the window left by the labels is cut
+    at its end (a warning is logged); a label token is never cut. Call `tokenizer(..., truncation=True)` to
+    truncate up front: the model's tokenizer has `model_max_length` set to the room left. [`~predict`] cuts
+    nothing: it reads a long text in overlapping windows and combines their probabilities (see
+    [`combine_window_probabilities`]).
 
     When to use it (measured in BENCHMARKS.md, MiniLM backbone): with thousands of training texts it matches or
     beats `AutoModelForSequenceClassification`, most clearly with many imbalanced labels (GoEmotions macro-F1 44.0
@@ -170,6 +173,12 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
             )
         labels = list(labels)
         LabelTokenConfig._check_labels(labels)
+        unknown = sorted(set(descriptions or {}) - set(labels), key=str)
+        if unknown:
+            raise ValueError(
+                f"Descriptions given for {unknown}, which are not among the labels {labels}; key each description "
+                f"by a label, e.g. descriptions={{{labels[0]!r}: 'happiness'}}."
+            )
         if not os.path.isdir(encoder_name_or_path) and os.path.sep in str(encoder_name_or_path):
             raise FileNotFoundError(
                 f"Encoder path {str(encoder_name_or_path)!r} does not exist. Pass a folder holding a BERT-like "
@@ -240,13 +249,17 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         return model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Save weights and config as usual, plus the tokenizer with its label tokens and the model card (README.md)."""
+        """Save weights and config as usual, plus the tokenizer with its label tokens and the model card (README.md);
+        then remove what an older checkpoint in the folder left and this model does not need (see
+        `checkpoint_files.py`)."""
         super().save_pretrained(save_directory, *args, **kwargs)
-        if self.tokenizer is not None and kwargs.get("is_main_process", True):
-            self.tokenizer.save_pretrained(save_directory)
+        if not kwargs.get("is_main_process", True):
+            return
+        written = self.tokenizer.save_pretrained(save_directory) if self.tokenizer is not None else ()
         card = _model_card_module()
-        if card is not None and kwargs.get("is_main_process", True):
+        if card is not None:
             card.save_model_card(self, save_directory)
+        remove_stale_files(self, save_directory, written, variant=kwargs.get("variant"))
 
     # Copied from label_semantics.modeling_label_semantics.LabelSemanticsForTokenClassification.push_to_hub
     # (each modeling file must run alone as remote code; tests/test_copies.py keeps the copies identical)
@@ -306,7 +319,8 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
                 t[:, :room].clone() for t in (input_ids, attention_mask, token_type_ids)
             )
             input_ids[truncated, room - 1] = self.config.sep_token_id
-            if not self._warned_truncation:
+            # every call that cuts says so at inference (the stock pipeline passes no truncation); once in training
+            if not (self.training and self._warned_truncation):
                 logger.warning(
                     "%d text(s) longer than the %d tokens left beside %d labels (max_seq_length=%d) were cut at "
                     "their end; tokenize with truncation=True to do it up front.",
@@ -408,56 +422,120 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
 
     @torch.no_grad()
     def predict(
-        self, texts: str | Sequence[str], *, batch_size: int = 32, threshold: float | None = None
+        self,
+        texts: str | Sequence[str],
+        *,
+        batch_size: int = 32,
+        threshold: float | None = None,
+        stride: int | None = None,
     ) -> dict | list:
         r"""
-        Classify texts with the model's tokenizer.
+        Classify texts with the model's tokenizer. No text is cut: one longer than the window beside the labels
+        ([`max_text_length`] tokens) is read in overlapping windows, and the windows' probabilities are combined
+        by [`combine_window_probabilities`]: their mean for a single-label model, their maximum for a multi-label
+        one (a label shown anywhere in the text is the text's).
 
         Args:
             texts (`str` or `Sequence[str]`):
                 One text, or several.
             batch_size (`int`, *optional*, defaults to `32`):
-                Texts per forward pass.
+                Windows per forward pass; at least 1.
             threshold (`float`, *optional*):
-                Multi-label only; defaults to `config.threshold`.
+                Multi-label only; strictly between 0 and 1, as in the config. Defaults to `config.threshold`.
+            stride (`int`, *optional*):
+                Tokens shared by consecutive windows of a long text; defaults to a quarter of a window's text.
 
         Returns:
             For one text, single-label: `{"label": str, "score": float}`; multi-label: the list of such dicts whose
             score reaches the threshold, best first. For a sequence of texts, a list of those.
         """
-        if self.tokenizer is None:
+        tok = self.tokenizer
+        if tok is None or not getattr(tok, "is_fast", False):
             raise ValueError(
-                "The model has no tokenizer: set model.tokenizer = AutoTokenizer.from_pretrained(checkpoint), or "
-                "build it with from_encoder / from_pretrained on a folder that holds its tokenizer."
+                f"predict() needs the model's fast tokenizer, got {type(tok).__name__ if tok is not None else None}: "
+                "set model.tokenizer = AutoTokenizer.from_pretrained(checkpoint), or build the model with "
+                "from_encoder / from_pretrained on a folder that holds its tokenizer."
             )
         single = isinstance(texts, str)
-        texts = [texts] if single else list(texts)
-        threshold = self.config.threshold if threshold is None else threshold
+        items = [texts] if single else list(texts) if isinstance(texts, Sequence) else None
+        bad = [i for i, text in enumerate(items or []) if not isinstance(text, str)]
+        if items is None or bad:
+            shown = texts if items is None else items[bad[0]]
+            raise ValueError(
+                f"predict() takes a str or a list of str, got {shown!r}; e.g. model.predict('i feel happy') or "
+                "model.predict(['i feel happy', 'so sad'])."
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r} must be an int >= 1, e.g. batch_size=32.")
+        threshold = check_threshold(self.config.threshold if threshold is None else threshold)
+        room = self.max_text_length
+        content = room - tok.num_special_tokens_to_add(pair=False)
+        stride = content // 4 if stride is None else stride
+        if isinstance(stride, bool) or not isinstance(stride, int) or not 0 <= stride < content:
+            raise ValueError(
+                f"stride={stride!r} must be an int from 0 to {content - 1} (a window holds {content} tokens of text "
+                f"beside {self.config.num_labels} labels), e.g. stride={content // 4}."
+            )
+        if not items:
+            return []
+        windows = tok(items, truncation=True, max_length=room, stride=stride, return_overflowing_tokens=True)
+        owners = list(windows["overflow_to_sample_mapping"])
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in windows]
         was_training = self.training
         self.eval()
+        try:
+            chunks = []
+            for start in range(0, len(owners), batch_size):
+                features = {k: windows[k][start : start + batch_size] for k in keys}
+                logits = self(**tok.pad(features, return_tensors="pt").to(self.device)).logits.float()
+                chunks.append(logits.sigmoid() if self.config.is_multi_label else logits.softmax(-1))
+        finally:
+            self.train(was_training)
+        probabilities = combine_window_probabilities(
+            torch.cat(chunks).cpu(), owners, len(items), multi_label=self.config.is_multi_label
+        )
         results = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer(
-                texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt"
-            ).to(self.device)
-            logits = self(**batch).logits
+        for row in probabilities.tolist():
             if self.config.is_multi_label:
-                for row in logits.sigmoid().tolist():
-                    hits = [(score, i) for i, score in enumerate(row) if score >= threshold]
-                    results.append(
-                        [
-                            {"label": self.config.id2label[i], "score": score}
-                            for score, i in sorted(hits, reverse=True)
-                        ]
-                    )
+                hits = sorted(((score, i) for i, score in enumerate(row) if score >= threshold), reverse=True)
+                results.append([{"label": self.config.id2label[i], "score": score} for score, i in hits])
             else:
-                scores, ids = logits.softmax(-1).max(-1)
-                results += [
-                    {"label": self.config.id2label[i], "score": s}
-                    for s, i in zip(scores.tolist(), ids.tolist(), strict=True)
-                ]
-        self.train(was_training)
+                best = max(range(len(row)), key=row.__getitem__)
+                results.append({"label": self.config.id2label[best], "score": row[best]})
         return results[0] if single else results
+
+
+def combine_window_probabilities(
+    probabilities: torch.Tensor, owners: Sequence[int], num_texts: int, *, multi_label: bool
+) -> torch.Tensor:
+    r"""
+    One row of label probabilities per text from the rows of its windows.
+
+    Args:
+        probabilities (`torch.Tensor` of shape `(num_windows, num_labels)`):
+            Each window's probabilities: softmax rows (single-label) or sigmoids (multi-label).
+        owners (`Sequence[int]`):
+            For every window, the index of its text (`overflow_to_sample_mapping`).
+        num_texts (`int`):
+            How many texts there are; each must own at least one window.
+        multi_label (`bool`):
+            `False`: the mean of a text's windows (again a distribution over the labels); `True`: the maximum per
+            label (a label shown in any window is shown in the text).
+
+    Returns:
+        `torch.Tensor` of shape `(num_texts, num_labels)`.
+    """
+    index = torch.as_tensor(list(owners), dtype=torch.long)
+    if index.numel() != probabilities.shape[0] or set(index.tolist()) != set(range(num_texts)):
+        raise ValueError(
+            f"{probabilities.shape[0]} windows with owners {index.tolist()} do not cover the {num_texts} texts once "
+            "each at least; pass the tokenizer's overflow_to_sample_mapping."
+        )
+    out = probabilities.new_zeros((num_texts, probabilities.shape[1]))
+    if multi_label:
+        return out.index_reduce_(0, index, probabilities, "amax", include_self=False)
+    counts = torch.bincount(index, minlength=num_texts).clamp_min(1).to(probabilities.dtype)
+    return out.index_add_(0, index, probabilities) / counts.unsqueeze(1)
 
 
 # Copied from label_semantics.modeling_label_semantics._model_card_module
@@ -489,4 +567,9 @@ def _description_ids(tokenizer, labels: Sequence[str], texts: Sequence[str]) -> 
 # loads with trust_remote_code=True where label_semantics is not installed
 LabelTokenForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["LabelTokenForSequenceClassification", "initial_label_embeddings", "label_token"]
+__all__ = [
+    "LabelTokenForSequenceClassification",
+    "combine_window_probabilities",
+    "initial_label_embeddings",
+    "label_token",
+]

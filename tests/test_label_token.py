@@ -17,7 +17,7 @@ from transformers import (
 )
 
 from label_semantics import LabelTokenConfig, LabelTokenForSequenceClassification
-from label_semantics.modeling_label_token import initial_label_embeddings
+from label_semantics.modeling_label_token import combine_window_probabilities, initial_label_embeddings
 
 LABELS = ["sadness", "joy", "anger", "creative-work"]
 TOY = [
@@ -119,6 +119,7 @@ def test_config_derives_descriptions_token_ids_and_window():
         ),
         ({"max_seq_length": 1024}, "exceeds the encoder's max_position_embeddings=512"),
         ({"threshold": 1.5}, "threshold=1.5"),
+        ({"threshold": 0.0}, "threshold=0.0"),
         ({"problem_type": "regression"}, "regression"),
     ],
 )
@@ -233,6 +234,10 @@ def test_text_is_truncated_never_a_label_token(tiny_encoder_dir, caplog):
     assert built["input_ids"][1, 6:8].tolist() == model.tokenizer("sad")["input_ids"][1:]
     # Truncating up front with the tokenizer gives the same logits.
     torch.testing.assert_close(logits, model(**encode(model, [long_text, "sad"], truncation=True)).logits)
+    caplog.clear()  # at inference every call that cuts says so, not only the first
+    with caplog.at_level(logging.WARNING, logger="label_semantics.modeling_label_token"):
+        model(**encode(model, [long_text]))
+    assert "cut at their end" in caplog.text
 
 
 def test_too_many_labels_for_the_window_says_how_many_fit(tiny_encoder_dir):
@@ -303,6 +308,77 @@ def test_one_label_is_a_binary_detector_at_batch_size_one(tiny_encoder_dir):
 def test_bad_labels_are_clear_errors(tiny_encoder_dir, labels, kwargs, error, message):
     with pytest.raises(error, match=message):
         make_model(tiny_encoder_dir, labels=labels, **kwargs)
+
+
+def test_descriptions_must_name_labels(tiny_encoder_dir):
+    with pytest.raises(ValueError, match=r"\['jy'\], which are not among the labels"):
+        make_model(tiny_encoder_dir, labels=["joy", "anger"], descriptions={"jy": "happy"})
+
+
+@pytest.mark.parametrize("threshold", [1.5, 0.0, 1.0, -0.1, True, "0.5", float("nan")])
+def test_predict_validates_the_threshold_as_the_config_does(tiny_encoder_dir, threshold):
+    model = make_model(tiny_encoder_dir, problem_type="multi_label_classification")
+    with pytest.raises(ValueError, match="threshold=.*strictly between 0 and 1"):
+        model.predict("i feel happy", threshold=threshold)
+    model.config.threshold = threshold  # set after construction, where the config does not look
+    with pytest.raises(ValueError, match="threshold=.*strictly between 0 and 1"):
+        model.predict("i feel happy")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True])
+def test_predict_rejects_a_bad_batch_size(tiny_encoder_dir, batch_size):
+    model = make_model(tiny_encoder_dir)
+    with pytest.raises(ValueError, match=r"batch_size=.*e\.g\. batch_size=32"):
+        model.predict(["i feel happy"], batch_size=batch_size)
+
+
+def test_predict_takes_strings_only(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir)
+    with pytest.raises(ValueError, match="takes a str or a list of str, got None"):
+        model.predict(["i feel happy", None])
+    with pytest.raises(ValueError, match="takes a str or a list of str"):
+        model.predict(3)
+    assert model.predict([]) == []
+
+
+def test_combine_window_probabilities():
+    probabilities = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+    single = combine_window_probabilities(probabilities, [0, 0, 1], 2, multi_label=False)
+    torch.testing.assert_close(single, torch.tensor([[0.4, 0.6], [0.5, 0.5]]))
+    multi = combine_window_probabilities(probabilities, [0, 0, 1], 2, multi_label=True)
+    torch.testing.assert_close(multi, torch.tensor([[0.6, 0.8], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match="do not cover the 3 texts"):
+        combine_window_probabilities(probabilities, [0, 0, 1], 3, multi_label=False)
+
+
+@pytest.mark.parametrize("problem_type", ["single_label_classification", "multi_label_classification"])
+def test_predict_reads_a_long_text_in_windows(tiny_encoder_dir, caplog, problem_type):
+    # 4 labels in a window of 16 leave 11 tokens: [CLS], 9 of text, [SEP]; many labels used to leave one word
+    model = make_model(tiny_encoder_dir, max_seq_length=16, problem_type=problem_type, threshold=0.01).eval()
+    head = "the " * 30
+    with caplog.at_level(logging.WARNING):
+        sad, happy = model.predict([head + "sad terrible", head + "happy good"])
+    assert "cut" not in caplog.text  # nothing is cut
+    if problem_type == "single_label_classification":
+        assert sad != happy  # the end of the text counts (a maximum over windows may not show it)
+    tok = model.tokenizer
+    windows = tok(
+        head + "sad terrible", truncation=True, max_length=11, stride=2, return_overflowing_tokens=True
+    )
+    assert len(windows["input_ids"]) > 3
+    features = {k: windows[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    logits = model(**tok.pad(features, return_tensors="pt")).logits
+    if problem_type == "single_label_classification":
+        expected = logits.softmax(-1).mean(0)
+        assert sad == {"label": LABELS[int(expected.argmax())], "score": pytest.approx(expected.max().item())}
+    else:
+        expected = logits.sigmoid().amax(0)
+        assert {row["label"]: row["score"] for row in sad} == {
+            label: pytest.approx(p) for label, p in zip(LABELS, expected.tolist(), strict=True)
+        }
+    assert model.predict([head + "sad terrible", "sad"], batch_size=1) == [sad, model.predict("sad")]
+    with pytest.raises(ValueError, match="stride=9 must be an int from 0 to 8"):
+        model.predict("sad", stride=9)
 
 
 def test_missing_encoder_path_is_file_not_found(tmp_path):
