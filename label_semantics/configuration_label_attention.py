@@ -25,6 +25,44 @@ class LabelAttentionConfigError(ValueError):
     """Raised when a [`LabelAttentionConfig`] field has an invalid value; the message shows a valid call."""
 
 
+class UnknownLabelError(ValueError):
+    """A sentence label that is not one of the model's configured labels."""
+
+
+class EmptyTrainingSetError(ValueError):
+    """`prepare_dataset()` was given no examples."""
+
+
+class MissingTokenizerError(ValueError):
+    """A text-level method was called on a model that has no (fast) tokenizer attached."""
+
+
+# [CLS], one token of text, [SEP]
+MIN_LENGTH = 3
+
+
+def check_max_length(value: int | None, positions: int | None, name: str = "max_length") -> int | None:
+    """Check a token limit: an `int` of at least 3 ([CLS], one token, [SEP]) and at most the encoder's
+    `max_position_embeddings` (`positions`); `None` passes.
+
+    Raises:
+        [`LabelAttentionConfigError`]: naming the value and a valid one.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_LENGTH:
+        raise LabelAttentionConfigError(
+            f"`{name}` must be an int of at least {MIN_LENGTH} ([CLS], a token, [SEP]), got {value!r}; "
+            f"e.g. {name}=128."
+        )
+    if isinstance(positions, int) and value > positions:
+        raise LabelAttentionConfigError(
+            f"`{name}`={value} exceeds the encoder's max_position_embeddings={positions}; pass {name}={positions} "
+            "or less."
+        )
+    return value
+
+
 @strict
 class LabelAttentionConfig(PreTrainedConfig):
     r"""
@@ -65,7 +103,8 @@ class LabelAttentionConfig(PreTrainedConfig):
             Dropout on the token states; defaults to the encoder's `hidden_dropout_prob`.
         max_length (`int`, *optional*):
             Token limit used by `predict()` and `prepare_dataset()`; longer inputs are truncated with a
-            warning. Defaults to the encoder's `max_position_embeddings`.
+            warning (and flagged by `predict()`). At least 3 and at most the encoder's
+            `max_position_embeddings`, which is the default.
         initializer_range (`float`, *optional*, defaults to `0.02`):
             Standard deviation of the normal initialiser of the head.
 
@@ -106,6 +145,11 @@ class LabelAttentionConfig(PreTrainedConfig):
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
+        # A nested config must never switch on remote code for us.
+        if isinstance(self.encoder_config, dict):
+            self.encoder_config = {
+                k: v for k, v in self.encoder_config.items() if k not in ("trust_remote_code", "auto_map")
+            }
         super().__post_init__(**kwargs)
         if self.label_descriptions is None and self.id2label is not None:
             self.label_descriptions = [str(self.id2label[i]) for i in range(len(self.id2label))]
@@ -147,6 +191,8 @@ class LabelAttentionConfig(PreTrainedConfig):
                 "'single_label_classification' (one label per sentence) or 'multi_label_classification'."
             )
         num_labels = self.num_labels or 0
+        positions = getattr(self.encoder_config, "max_position_embeddings", None)
+        check_max_length(self.max_length, positions)
         if self.label_descriptions is not None and len(self.label_descriptions) != num_labels:
             raise LabelAttentionConfigError(
                 f"{len(self.label_descriptions)} label descriptions for {num_labels} labels "
@@ -160,4 +206,14 @@ class LabelAttentionConfig(PreTrainedConfig):
             )
 
 
-__all__ = ["LabelAttentionConfig", "LabelAttentionConfigError"]
+# save_pretrained copies this file next to the config and writes `auto_map`
+LabelAttentionConfig.register_for_auto_class()
+
+__all__ = [
+    "EmptyTrainingSetError",
+    "LabelAttentionConfig",
+    "LabelAttentionConfigError",
+    "MissingTokenizerError",
+    "UnknownLabelError",
+    "check_max_length",
+]

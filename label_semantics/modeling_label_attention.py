@@ -6,6 +6,11 @@ classified. Trained on sentence labels only (L1), with L2 = (min_i ã_i)^2 and L
 shaping the attention, ã_i becomes a word label. With several labels there is one attention query per
 label, the pooled encoding of the label's description by the same encoder, so a multi-class or
 multi-label sentence classifier returns, for each predicted label, the words that support it.
+
+The model lives here; its arithmetic (attention weights, losses, word scores) is in
+`label_attention_scoring.py` as pure functions, and text in / word evidence out (`predict`,
+`prepare_dataset`) in `label_attention_prediction.py`. All of them travel with a saved checkpoint as remote
+code; the names below are importable from this module as before.
 """
 
 from __future__ import annotations
@@ -22,141 +27,29 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .configuration_label_attention import LabelAttentionConfig, LabelAttentionConfigError
+from .configuration_label_attention import (
+    EmptyTrainingSetError,
+    LabelAttentionConfig,
+    LabelAttentionConfigError,
+    MissingTokenizerError,
+    UnknownLabelError,
+)
+from .label_attention_prediction import predict as predict_words
+from .label_attention_prediction import prepare_dataset as prepare_features
+from .label_attention_prediction import require_tokenizer, token_limit
+from .label_attention_prediction import sentence_targets as targets_for
+from .label_attention_scoring import (
+    aggregate_word_scores,
+    attention_losses,
+    attention_weights,
+    check_threshold,
+    sentence_loss,
+)
 from .verbalizer import describe_type
 
 logger = logging.getLogger(__name__)
 
-
-class UnknownLabelError(ValueError):
-    """A sentence label that is not one of the model's configured labels."""
-
-
-class EmptyTrainingSetError(ValueError):
-    """`prepare_dataset()` was given no examples."""
-
-
-class MissingTokenizerError(ValueError):
-    """A text-level method was called on a model that has no (fast) tokenizer attached."""
-
-
-def check_threshold(value: float, name: str = "threshold") -> float:
-    """Return `value` as a float after checking it lies in [0, 1].
-
-    Args:
-        value (`float`):
-            The threshold to check.
-        name (`str`, *optional*, defaults to `"threshold"`):
-            The argument name used in the error message.
-
-    Returns:
-        `float`: the threshold.
-
-    Raises:
-        [`LabelAttentionConfigError`]: when `value` is not a number in [0, 1].
-    """
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not 0.0 <= number <= 1.0:
-        raise LabelAttentionConfigError(
-            f"`{name}` must be a number in [0, 1], got {value!r}; e.g. {name}=0.5."
-        )
-    return number
-
-
-def attention_weights(
-    energies: torch.Tensor, token_mask: torch.Tensor, function: str = "sigmoid"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token scores and normalised attention weights from unnormalised attention energies.
-
-    Args:
-        energies (`torch.Tensor` of shape `(batch, seq_len, num_labels)`):
-            The unnormalised scores e_i, one column per label.
-        token_mask (`torch.Tensor` of shape `(batch, seq_len)`):
-            True (or 1) on the real tokens; padding and special tokens are 0 and get weight 0.
-        function (`str`, *optional*, defaults to `"sigmoid"`):
-            `"sigmoid"`: scores ã_i = sigmoid(e_i) and weights a_i = ã_i / sum_k ã_k; `"softmax"`: weights
-            a_i = softmax(e_i) over the real tokens, and the scores are the weights.
-
-    Returns:
-        `tuple[torch.Tensor, torch.Tensor]`: `(token_scores, weights)`, both `(batch, seq_len, num_labels)`,
-        zero outside `token_mask`; the weights sum to one over the real tokens (to zero for a sentence
-        without any).
-    """
-    mask = token_mask.bool().unsqueeze(-1)
-    if function == "softmax":
-        masked = energies.masked_fill(~mask, torch.finfo(energies.dtype).min)
-        weights = torch.softmax(masked, dim=1) * mask
-        return weights, weights
-    scores = torch.sigmoid(energies) * mask
-    weights = scores / scores.sum(dim=1, keepdim=True).clamp_min(1e-12)
-    return scores, weights
-
-
-def attention_losses(
-    token_scores: torch.Tensor, token_mask: torch.Tensor, targets: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The attention losses of Rei & Søgaard (2018), averaged over sentences and labels.
-
-    L2 = (min_i ã_i - 0)^2 says some tokens of every sentence are negative; L3 = (max_i ã_i - y)^2 says a
-    positive token exists only in a positive sentence. Padding and special tokens never take part, and a
-    sentence without real tokens is left out.
-
-    Args:
-        token_scores (`torch.Tensor` of shape `(batch, seq_len, num_labels)`):
-            The token scores ã_i in [0, 1].
-        token_mask (`torch.Tensor` of shape `(batch, seq_len)`):
-            True (or 1) on the real tokens.
-        targets (`torch.Tensor` of shape `(batch, num_labels)`):
-            The sentence label y per label, 0 or 1 (a one-hot row for single-label data).
-
-    Returns:
-        `tuple[torch.Tensor, torch.Tensor]`: the scalars `(l2, l3)`.
-    """
-    mask = token_mask.bool().unsqueeze(-1).expand_as(token_scores)
-    minimum = token_scores.masked_fill(~mask, 2.0).amin(dim=1)
-    maximum = token_scores.masked_fill(~mask, -1.0).amax(dim=1)
-    has_tokens = token_mask.bool().any(dim=1, keepdim=True).to(token_scores.dtype).expand_as(minimum)
-    count = has_tokens.sum().clamp_min(1.0)
-    l2 = ((minimum.clamp(0, 1) ** 2) * has_tokens).sum() / count
-    l3 = (((maximum.clamp(0, 1) - targets.to(token_scores.dtype)) ** 2) * has_tokens).sum() / count
-    return l2, l3
-
-
-def aggregate_word_scores(
-    token_scores: torch.Tensor, word_ids: Sequence[int | None], how: str = "first"
-) -> torch.Tensor:
-    """Collapse sub-token scores to word scores, following a fast tokenizer's `word_ids()`.
-
-    Args:
-        token_scores (`torch.Tensor` of shape `(seq_len, num_labels)`):
-            Scores of one sentence's tokens.
-        word_ids (`Sequence[int | None]`):
-            `encoding.word_ids()`: the word index of each token, `None` for special tokens and padding.
-        how (`str`, *optional*, defaults to `"first"`):
-            `"first"`: a word takes its first sub-token's score; `"max"`: the maximum over its sub-tokens.
-
-    Returns:
-        `torch.Tensor` of shape `(num_words, num_labels)`, where `num_words` is one more than the largest
-        word id (0 when there is none). A word all of whose tokens were truncated away scores 0.
-    """
-    if how not in ("first", "max"):
-        raise LabelAttentionConfigError(f"`how` must be 'first' or 'max', got {how!r}; e.g. how='first'.")
-    ids = [w for w in word_ids if w is not None]
-    num_words = max(ids) + 1 if ids else 0
-    out = token_scores.new_zeros((num_words, token_scores.shape[-1]))
-    seen: set[int] = set()
-    for position, word in enumerate(word_ids):
-        if word is None or position >= token_scores.shape[0]:
-            continue
-        if word not in seen:
-            out[word] = token_scores[position]
-            seen.add(word)
-        elif how == "max":
-            out[word] = torch.maximum(out[word], token_scores[position])
-    return out
+TOKENIZER_OPTIONS = ("revision", "token", "cache_dir", "local_files_only", "subfolder", "trust_remote_code")
 
 
 @dataclass
@@ -294,6 +187,10 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
             **config_kwargs,
         )
         model = cls(config, encoder=encoder)
+        # a tokenizer without a length limit would let the stock pipelines overrun the position embeddings
+        positions = getattr(encoder.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and tokenizer.model_max_length > positions:
+            tokenizer.model_max_length = positions
         model.set_labels(labels, descriptions, tokenizer=tokenizer)
         return model
 
@@ -324,7 +221,8 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
         config.label2id = {label: i for i, label in enumerate(labels)}
         config.label_descriptions = texts
         config.label_description_ids = ids
-        config.special_token_ids = sorted({int(i) for i in tok.all_special_ids})
+        # the unknown token stands for a word of the text (an emoji, a rare script), so it takes part in attention
+        config.special_token_ids = sorted({int(i) for i in tok.all_special_ids} - {tok.unk_token_id})
         if len(labels) == 1:
             config.problem_type = "multi_label_classification"
         elif config.problem_type is None:
@@ -333,19 +231,27 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
 
     # --------------------------------------------------------------------------------- save / load
     def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
-        """Save weights and config as usual, and the attached tokenizer beside them."""
+        """Save weights and config as usual and the attached tokenizer beside them; then remove what an older
+        checkpoint in the folder left and this model does not need (see `checkpoint_files.py`)."""
+        from .checkpoint_files import remove_stale_files
+
         super().save_pretrained(save_directory, *args, **kwargs)
-        if self.tokenizer is not None:
-            self.tokenizer.save_pretrained(save_directory)
+        if not kwargs.get("is_main_process", True):
+            return
+        written = self.tokenizer.save_pretrained(save_directory) if self.tokenizer is not None else ()
+        remove_stale_files(self, save_directory, written, variant=kwargs.get("variant"))
 
     @classmethod
     def from_pretrained(
         cls, pretrained_model_name_or_path: str | os.PathLike, *args: Any, **kwargs: Any
     ) -> LabelAttentionForSequenceClassification:
-        """Load a saved model and, when the checkpoint has one, its tokenizer (`model.tokenizer`)."""
+        """Load a saved model and, when the checkpoint has one, its tokenizer (`model.tokenizer`), with the same
+        `revision`, `subfolder`, `token`, `cache_dir` and `local_files_only`. Weights load from safetensors only."""
+        kwargs.setdefault("use_safetensors", True)
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        options = {k: kwargs[k] for k in TOKENIZER_OPTIONS if k in kwargs}
         try:
-            model.tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path)
+            model.tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **options)
         except (OSError, ValueError) as error:
             logger.warning(
                 "No tokenizer loaded from %s (%s); set model.tokenizer.", pretrained_model_name_or_path, error
@@ -454,6 +360,13 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if input_ids is None:
             raise ValueError("`input_ids` is required: model(input_ids=..., attention_mask=...).")
+        positions = getattr(self.encoder.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and input_ids.shape[-1] > positions:
+            raise ValueError(
+                f"The input has {input_ids.shape[-1]} tokens but the encoder reads at most {positions}; tokenize "
+                f"with truncation=True (pipelines: pass truncation=True), or call model.predict(texts), which "
+                "truncates with a warning and flags the result."
+            )
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         encoder_kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
@@ -475,7 +388,18 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
 
         loss = None
         if labels is not None:
-            loss = self._loss(logits, token_scores, mask, labels)
+            config = self.config
+            loss = sentence_loss(
+                logits,
+                token_scores,
+                mask,
+                labels,
+                problem_type=config.problem_type,
+                label_names=[config.id2label[i] for i in range(len(config.id2label))],
+                sentence_loss_weight=config.sentence_loss_weight,
+                min_attention_loss_weight=config.min_attention_loss_weight,
+                max_attention_loss_weight=config.max_attention_loss_weight,
+            )
         if not return_dict:
             output = (logits, token_scores, weights)
             return (loss, *output) if loss is not None else output
@@ -483,54 +407,12 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
             loss=loss, logits=logits, token_scores=token_scores, attention_weights=weights
         )
 
-    def _loss(
-        self, logits: torch.Tensor, token_scores: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor
-    ) -> torch.Tensor:
-        num_labels = logits.shape[-1]
-        labels = labels.to(logits.device)
-        if num_labels == 1 or self.config.problem_type == "multi_label_classification":
-            targets = labels.reshape(logits.shape).to(logits.dtype)
-            if ((targets != 0) & (targets != 1)).any():
-                bad = sorted({float(v) for v in targets[(targets != 0) & (targets != 1)].tolist()})[:5]
-                raise UnknownLabelError(
-                    f"Binary / multi-label targets must be 0 or 1, got {bad}; the labels are "
-                    f"{list(self.config.id2label.values())} (prepare targets with model.prepare_dataset)."
-                )
-            sentence_loss = nn.functional.binary_cross_entropy_with_logits(logits, targets)
-        else:
-            if labels.dim() != 1:
-                raise UnknownLabelError(
-                    f"Single-label targets must be class ids of shape (batch,), got shape {tuple(labels.shape)}; "
-                    "for several labels per sentence build the model with problem_type='multi_label_classification'."
-                )
-            if ((labels < 0) | (labels >= num_labels)).any():
-                bad = sorted({int(v) for v in labels[(labels < 0) | (labels >= num_labels)].tolist()})
-                raise UnknownLabelError(
-                    f"Label ids {bad} are outside the {num_labels} configured labels "
-                    f"{self.config.id2label}; use ids 0..{num_labels - 1}."
-                )
-            sentence_loss = nn.functional.cross_entropy(logits, labels.long())
-            targets = nn.functional.one_hot(labels.long(), num_labels).to(logits.dtype)
-        config = self.config
-        loss = config.sentence_loss_weight * sentence_loss
-        if config.min_attention_loss_weight or config.max_attention_loss_weight:
-            l2, l3 = attention_losses(token_scores, mask, targets)
-            loss = loss + config.min_attention_loss_weight * l2 + config.max_attention_loss_weight * l3
-        return loss
-
     # ------------------------------------------------------------------------------ text interface
     def _require_tokenizer(self, method: str) -> PreTrainedTokenizerBase:
-        tok = self.tokenizer
-        if tok is None or not getattr(tok, "is_fast", False):
-            raise MissingTokenizerError(
-                f"`{method}()` needs a fast tokenizer on the model (word alignment uses word_ids()), got "
-                f"{type(tok).__name__ if tok is not None else None}; set "
-                "model.tokenizer = AutoTokenizer.from_pretrained(encoder_path) (a *Fast tokenizer)."
-            )
-        return tok
+        return require_tokenizer(self, method)
 
     def _max_length(self) -> int:
-        return int(self.config.max_length or getattr(self.encoder.config, "max_position_embeddings", 512))
+        return token_limit(self)
 
     def sentence_targets(self, labels: Sequence[Any]) -> list[Any]:
         """Map sentence labels to the `labels` values `forward()` takes.
@@ -548,46 +430,7 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
         Raises:
             [`UnknownLabelError`]: for a label outside the configured set, naming it and the valid labels.
         """
-        label2id = self.config.label2id
-        names = list(label2id)
-        multi = self.config.problem_type == "multi_label_classification" and len(names) > 1
-        targets: list[Any] = []
-        for i, label in enumerate(labels):
-            if len(names) == 1:
-                if isinstance(label, bool) or label in (0, 1):
-                    targets.append(int(label))
-                elif label == names[0]:
-                    targets.append(1)
-                else:
-                    raise UnknownLabelError(
-                        f"Sentence {i} has label {label!r}; this binary model takes True/False, 0/1 or "
-                        f"{names[0]!r}, e.g. labels=[True, False] or labels=[{names[0]!r}, 0]."
-                    )
-            elif multi:
-                if isinstance(label, str) or not isinstance(label, Sequence):
-                    raise UnknownLabelError(
-                        f"Sentence {i} has label {label!r}; a multi-label model takes a list of label names "
-                        f"per sentence, e.g. [[{names[0]!r}], []]."
-                    )
-                unknown = [name for name in label if name not in label2id]
-                if unknown:
-                    raise UnknownLabelError(
-                        f"Sentence {i} has labels {unknown} outside the configured set {names}."
-                    )
-                row = [0.0] * len(names)
-                for name in label:
-                    row[label2id[name]] = 1.0
-                targets.append(row)
-            elif isinstance(label, str) and label in label2id:
-                targets.append(label2id[label])
-            elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(names):
-                targets.append(label)
-            else:
-                raise UnknownLabelError(
-                    f"Sentence {i} has label {label!r}, which is not one of the configured labels {names}; "
-                    f"use one of those names (or ids 0..{len(names) - 1})."
-                )
-        return targets
+        return targets_for(self.config, labels)
 
     def prepare_dataset(
         self,
@@ -600,7 +443,7 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
 
         Args:
             texts (`Sequence[str]` or `Sequence[Sequence[str]]`):
-                Raw sentences, or sentences already split into words.
+                Raw sentences, or sentences already split into words (all of one kind).
             labels (`Sequence`):
                 One sentence label per text, as described in [`~sentence_targets`].
             max_length (`int`, *optional*):
@@ -614,38 +457,8 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
             [`EmptyTrainingSetError`]: when `texts` is empty.
             [`UnknownLabelError`]: for a label outside the configured set.
         """
-        if len(texts) == 0:
-            raise EmptyTrainingSetError(
-                "The training set is empty: prepare_dataset() got 0 texts; pass at least one sentence, e.g. "
-                "model.prepare_dataset(['I saws the show .'], [True])."
-            )
-        if len(texts) != len(labels):
-            raise ValueError(f"{len(texts)} texts but {len(labels)} labels; give exactly one label per text.")
-        targets = self.sentence_targets(labels)
-        tok = self._require_tokenizer("prepare_dataset")
-        limit = max_length or self._max_length()
-        split = not isinstance(texts[0], str)
-        encoded = tok(
-            list(map(list, texts)) if split else list(texts), is_split_into_words=split, truncation=False
-        )
-        truncated = sum(len(ids) > limit for ids in encoded["input_ids"])
-        if truncated:
-            logger.warning(
-                "%d of %d sentences are longer than %d tokens and were truncated.",
-                truncated,
-                len(texts),
-                limit,
-            )
-            encoded = tok(
-                list(map(list, texts)) if split else list(texts),
-                is_split_into_words=split,
-                truncation=True,
-                max_length=limit,
-            )
-        keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
-        return [{**{key: encoded[key][i] for key in keys}, "labels": targets[i]} for i in range(len(texts))]
+        return prepare_features(self, texts, labels, max_length=max_length)
 
-    @torch.no_grad()
     def predict(
         self,
         inputs: str | Sequence[str] | Sequence[Sequence[str]],
@@ -655,6 +468,10 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
         batch_size: int = 32,
     ) -> dict[str, Any] | list[dict[str, Any]]:
         """Sentence label(s) and, for each word, its score for each label.
+
+        Every word of the input is in the result: a word the tokenizer maps to no token (e.g. a lone U+FE0F) is
+        read as the unknown token, and a text longer than the token limit is truncated with a warning and
+        `"truncated": True`, its cut words scoring 0.
 
         Args:
             inputs (`str`, `list[str]` or `list[list[str]]`):
@@ -666,134 +483,22 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
                 Probability at which a binary / multi-label sentence gets a label; in [0, 1]. Defaults to
                 `config.sentence_threshold`.
             batch_size (`int`, *optional*, defaults to `32`):
-                Sentences per forward pass.
+                Sentences per forward pass; at least 1.
 
         Returns:
             `dict` or `list[dict]`: per sentence `{"text", "labels", "probabilities", "words", "evidence",
             "truncated"}`; `words` is a list of `{"word", "start", "end", "scores": {label: score},
             "labels": [...]}` (`start`/`end` are character offsets, `None` for pre-split input) and
-            `evidence` maps each predicted label to its words at or above the word threshold.
+            `evidence` maps each predicted label to its words at or above the word threshold. The result
+            dicts are what `label_semantics.rendering` draws.
         """
-        word_threshold = check_threshold(
-            self.config.word_threshold if word_threshold is None else word_threshold, "word_threshold"
+        return predict_words(
+            self,
+            inputs,
+            word_threshold=word_threshold,
+            sentence_threshold=sentence_threshold,
+            batch_size=batch_size,
         )
-        sentence_threshold = check_threshold(
-            self.config.sentence_threshold if sentence_threshold is None else sentence_threshold,
-            "sentence_threshold",
-        )
-        if batch_size < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}; e.g. batch_size=32.")
-        single = isinstance(inputs, str)
-        items = [inputs] if single else list(inputs)
-        if not all(isinstance(item, str) for item in items) and not all(
-            not isinstance(item, str) and isinstance(item, Sequence) for item in items
-        ):
-            raise ValueError(
-                "predict() takes a str, a list of str, or a list of word lists, e.g. "
-                "model.predict('I saws it .') or model.predict([['I', 'saws', 'it', '.']])."
-            )
-        was_training = self.training
-        self.eval()
-        try:
-            queries = self.encode_labels()
-            results: list[dict[str, Any]] = []
-            for start in range(0, len(items), batch_size):
-                batch = items[start : start + batch_size]
-                results.extend(self._predict_batch(batch, queries, word_threshold, sentence_threshold))
-        finally:
-            self.train(was_training)
-        return results[0] if single else results
-
-    def _predict_batch(
-        self, batch: list[Any], queries: torch.Tensor, word_threshold: float, sentence_threshold: float
-    ) -> list[dict[str, Any]]:
-        tok = self._require_tokenizer("predict")
-        split = bool(batch) and not isinstance(batch[0], str)
-        limit = self._max_length()
-        encoded = tok(
-            [list(map(str, words)) for words in batch] if split else list(batch),
-            is_split_into_words=split,
-            truncation=True,
-            max_length=limit,
-            padding=True,
-            return_tensors="pt",
-        )
-        encoded.pop("offset_mapping", None)
-        # words and character spans come from the untruncated text, so truncated words are still listed
-        texts = [list(map(str, words)) for words in batch] if split else batch
-        full = tok(texts, is_split_into_words=split, return_offsets_mapping=not split, truncation=False)
-        tensors = {
-            k: v.to(self.device)
-            for k, v in encoded.items()
-            if k in ("input_ids", "attention_mask", "token_type_ids")
-        }
-        output = self(**tensors, query_vectors=queries)
-        names = [self.config.id2label[i] for i in range(len(self.config.id2label))]
-        if len(names) == 1 or self.config.problem_type == "multi_label_classification":
-            probabilities = torch.sigmoid(output.logits)
-        else:
-            probabilities = torch.softmax(output.logits, dim=-1)
-        results = []
-        for row, item in enumerate(batch):
-            word_ids = encoded.word_ids(row)
-            scores = aggregate_word_scores(
-                output.token_scores[row].float().cpu(), word_ids, self.config.word_aggregation
-            )
-            probs = probabilities[row].float().cpu().tolist()
-            if len(names) == 1 or self.config.problem_type == "multi_label_classification":
-                predicted = [name for name, p in zip(names, probs) if p >= sentence_threshold]
-            else:
-                predicted = [names[max(range(len(names)), key=probs.__getitem__)]]
-            if split:
-                word_texts = [str(w) for w in item]
-                spans: list[tuple[int | None, int | None]] = [(None, None)] * len(word_texts)
-            else:
-                word_texts, spans = _words_from_offsets(item, full.word_ids(row), full["offset_mapping"][row])
-            words = []
-            for index, text in enumerate(word_texts):
-                values = scores[index].tolist() if index < scores.shape[0] else [0.0] * len(names)
-                words.append(
-                    {
-                        "word": text,
-                        "start": spans[index][0],
-                        "end": spans[index][1],
-                        "scores": dict(zip(names, values)),
-                        "labels": [name for name, value in zip(names, values) if value >= word_threshold],
-                    }
-                )
-            # a pre-split word the tokenizer maps to no token at all (e.g. a lone U+FE0F) scores 0, unflagged
-            truncated = len(full["input_ids"][row]) > limit
-            if truncated:
-                logger.warning("Input %d was truncated at %d tokens; later words score 0.", row, limit)
-            results.append(
-                {
-                    "text": item if not split else " ".join(word_texts),
-                    "labels": predicted,
-                    "probabilities": dict(zip(names, probs)),
-                    "words": words,
-                    "evidence": {
-                        name: [w["word"] for w in words if name in w["labels"]] for name in predicted
-                    },
-                    "truncated": truncated,
-                }
-            )
-        return results
-
-
-def _words_from_offsets(
-    text: str, word_ids: list[int | None], offsets: list[list[int]]
-) -> tuple[list[str], list[tuple[int | None, int | None]]]:
-    """Word strings and character spans of a raw text, from its tokens' word ids and offsets."""
-    spans: dict[int, list[int]] = {}
-    for word, (start, end) in zip(word_ids, offsets):
-        if word is None:
-            continue
-        if word in spans:
-            spans[word][1] = end
-        else:
-            spans[word] = [start, end]
-    ordered = [tuple(spans[w]) for w in sorted(spans)]
-    return [text[s:e] for s, e in ordered], ordered
 
 
 def _check_label_names(labels: Sequence[str]) -> list[str]:
@@ -811,6 +516,12 @@ def _check_label_names(labels: Sequence[str]) -> list[str]:
 
 def _descriptions_for(labels: list[str], descriptions: Mapping[str, str] | Sequence[str] | None) -> list[str]:
     if descriptions is None or isinstance(descriptions, Mapping):
+        unknown = sorted(set(descriptions or {}) - set(labels), key=str)
+        if unknown:
+            raise LabelAttentionConfigError(
+                f"Descriptions given for {unknown}, which are not among the labels {labels}; key each description "
+                f"by a label, e.g. descriptions={{{labels[0]!r}: 'grammatical error'}}."
+            )
         return [describe_type(label, descriptions) for label in labels]
     if isinstance(descriptions, str) or len(descriptions) != len(labels):
         raise LabelAttentionConfigError(
@@ -819,6 +530,10 @@ def _descriptions_for(labels: list[str], descriptions: Mapping[str, str] | Seque
         )
     return [str(d) for d in descriptions]
 
+
+# save_pretrained copies this file and its relative imports next to the weights and writes `auto_map`, so the folder
+# loads with trust_remote_code=True where label_semantics is not installed
+LabelAttentionForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
 __all__ = [
     "EmptyTrainingSetError",
@@ -831,4 +546,5 @@ __all__ = [
     "attention_losses",
     "attention_weights",
     "check_threshold",
+    "sentence_loss",
 ]

@@ -10,9 +10,11 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForSequenceClassification,
+    BertConfig,
     DataCollatorWithPadding,
     Trainer,
     TrainingArguments,
+    pipeline,
 )
 
 import label_semantics  # noqa: F401  (registers the Auto classes)
@@ -143,7 +145,7 @@ def test_aggregate_word_scores_rejects_unknown_mode():
         aggregate_word_scores(torch.zeros(2, 1), [0, 1], "mean")
 
 
-@pytest.mark.parametrize("value", [-0.01, 1.01, "high", None])
+@pytest.mark.parametrize("value", [-0.01, 1.01, "high", None, True, float("nan")])
 def test_check_threshold_rejects(value):
     with pytest.raises(LabelAttentionConfigError, match=r"\[0, 1\]"):
         check_threshold(value)
@@ -248,11 +250,24 @@ def test_predict_max_aggregation_and_pre_split_words(binary_model):
     assert len(results[1]["words"]) == 1
 
 
-def test_predict_word_without_tokens_scores_zero(binary_model):
-    result = binary_model.predict([["good", "\ufe0f", "food"]], word_threshold=0.0)[0]
-    assert [w["word"] for w in result["words"]] == ["good", "\ufe0f", "food"]
-    assert result["words"][1]["scores"]["incorrect"] == 0.0 and not result["truncated"]
-    assert result["words"][2]["scores"]["incorrect"] > 0.0
+def scores_of(result):
+    return [w["scores"]["incorrect"] for w in result["words"]]
+
+
+def test_predict_reads_a_word_without_tokens_as_the_unknown_token(binary_model):
+    # a lone U+FE0F tokenises to nothing; like the dual tower, the model reads such a word as [UNK]
+    unk = binary_model.tokenizer.unk_token
+    pre_split = binary_model.predict([["good", "\ufe0f", "food"]])[0]
+    assert [w["word"] for w in pre_split["words"]] == ["good", "\ufe0f", "food"]
+    as_unknown = binary_model.predict([["good", unk, "food"]])[0]
+    assert scores_of(pre_split) == pytest.approx(scores_of(as_unknown)) and not pre_split["truncated"]
+    assert scores_of(pre_split)[1] > 0.0  # the unknown token takes part in attention
+    text = "\ufe0f good \ufe0f food!"
+    raw = binary_model.predict(text)
+    assert [w["word"] for w in raw["words"]] == ["\ufe0f", "good", "\ufe0f", "food", "!"]
+    assert [(w["start"], w["end"]) for w in raw["words"]] == [(0, 1), (2, 6), (7, 8), (9, 13), (13, 14)]
+    assert all(text[w["start"] : w["end"]] == w["word"] for w in raw["words"])
+    assert scores_of(raw) == pytest.approx(scores_of(binary_model.predict(f"{unk} good {unk} food!")))
 
 
 def test_predict_str_in_one_out_list_in_list_out(binary_model):
@@ -288,6 +303,10 @@ def test_predict_long_input_is_truncated_loudly(binary_model, caplog):
     assert result["truncated"] and len(result["words"]) == 20
     assert result["words"][-1]["scores"]["incorrect"] == 0.0
     assert "truncated" in caplog.text
+    caplog.clear()
+    short, long = binary_model.predict(["good", " ".join(["the"] * 20)], batch_size=1)
+    assert not short["truncated"] and long["truncated"]
+    assert "Input 1 was truncated" in caplog.text  # the input's index, not its place in the batch
 
 
 def test_predict_without_tokenizer_raises(binary_model):
@@ -299,6 +318,57 @@ def test_predict_without_tokenizer_raises(binary_model):
 def test_predict_rejects_mixed_input(binary_model):
     with pytest.raises(ValueError, match="list of word lists"):
         binary_model.predict(["a", ["b"]])
+
+
+# ------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True, "8"])
+def test_predict_rejects_a_bad_batch_size(binary_model, batch_size):
+    with pytest.raises(ValueError, match=r"batch_size.*e\.g\. batch_size=32"):
+        binary_model.predict(["good", "bad"], batch_size=batch_size)
+
+
+def test_words_must_be_strings_and_inputs_of_one_kind(binary_model):
+    with pytest.raises(ValueError, match="every word a str"):
+        binary_model.predict([["good", None]])
+    with pytest.raises(ValueError, match="item 1"):
+        binary_model.prepare_dataset(["good", ["bad"]], [True, False])
+    with pytest.raises(ValueError, match="list of word lists"):
+        binary_model.predict(3)
+    assert binary_model.predict([[]])[0]["words"] == []
+
+
+def test_descriptions_must_name_labels(tiny_encoder_dir):
+    with pytest.raises(LabelAttentionConfigError, match=r"\['incorect'\].*not among the labels"):
+        LabelAttentionForSequenceClassification.from_encoder(
+            tiny_encoder_dir, labels=["incorrect"], descriptions={"incorect": "bad"}
+        )
+
+
+@pytest.mark.parametrize("value", [2, 65])
+def test_max_length_fits_the_encoder(binary_model, value):
+    encoder = BertConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64
+    )
+    with pytest.raises(LabelAttentionConfigError, match=f"max_length.*{value}"):
+        LabelAttentionConfig(encoder_config=encoder, max_length=value)
+    with pytest.raises(LabelAttentionConfigError, match=f"max_length.*{value}"):
+        binary_model.prepare_dataset(["good"], [True], max_length=value)
+
+
+def test_over_long_input_is_a_clear_error_and_the_pipeline_truncates(tmp_path, binary_model):
+    long = " ".join(["the"] * 100)
+    with pytest.raises(ValueError, match="102 tokens but the encoder reads at most 64.*truncation=True"):
+        binary_model(**binary_model.tokenizer([long], return_tensors="pt"))
+    assert binary_model.tokenizer.model_max_length == 64
+    binary_model.save_pretrained(tmp_path)
+    classifier = pipeline("text-classification", model=str(tmp_path))
+    assert classifier(long, truncation=True)[0]["label"] == "incorrect"
+
+
+def test_from_pretrained_loads_the_tokenizer_with_the_same_options(tmp_path, binary_model):
+    binary_model.save_pretrained(tmp_path / "sub")
+    loaded = LabelAttentionForSequenceClassification.from_pretrained(tmp_path, subfolder="sub")
+    assert loaded.tokenizer is not None and loaded.predict("good") == binary_model.eval().predict("good")
 
 
 # ---------------------------------------------------------------------------------- save / load
