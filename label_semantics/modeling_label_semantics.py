@@ -166,15 +166,23 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         return model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Save weights and config as usual, plus the tokenizer(s) the model holds and its model card (README.md)."""
+        """Save weights and config as usual, plus the tokenizer(s) the model holds and its model card (README.md);
+        then remove what an older checkpoint in the folder left and this model does not need (a stale
+        `label_tokenizer/`, weights in other formats, a shard index; see `checkpoint_files.py`)."""
+        from .checkpoint_files import remove_stale_files
+
         super().save_pretrained(save_directory, *args, **kwargs)
+        if not kwargs.get("is_main_process", True):
+            return
+        written = []
         if self.tokenizer is not None:
-            self.tokenizer.save_pretrained(save_directory)
+            written += self.tokenizer.save_pretrained(save_directory)
         if self.label_tokenizer is not None:
-            self.label_tokenizer.save_pretrained(os.path.join(save_directory, LABEL_TOKENIZER_DIR))
+            written += self.label_tokenizer.save_pretrained(os.path.join(save_directory, LABEL_TOKENIZER_DIR))
         card = _model_card_module()
-        if card is not None and kwargs.get("is_main_process", True):
+        if card is not None:
             card.save_model_card(self, save_directory)
+        remove_stale_files(self, save_directory, written, variant=kwargs.get("variant"))
 
     def push_to_hub(self, repo_id: str, **kwargs):
         """Upload to the Hub as `PreTrainedModel.push_to_hub` does, with the model's own card as README.md (see

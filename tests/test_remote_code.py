@@ -20,7 +20,11 @@ import torch
 from huggingface_hub import HfApi
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-from label_semantics import LabelSemanticsForTokenClassification, LabelTokenForSequenceClassification
+from label_semantics import (
+    LabelAttentionForSequenceClassification,
+    LabelSemanticsForTokenClassification,
+    LabelTokenForSequenceClassification,
+)
 from tests.test_modeling_label_semantics import make_model, train
 
 NER_TEXT = "john smith visited paris"
@@ -31,8 +35,36 @@ DUAL_TOWER_CODE = {
     "verbalizer.py",
     "decoding.py",
     "prediction.py",
+    "checkpoint_files.py",
 }
-LABEL_TOKEN_CODE = {"configuration_label_token.py", "modeling_label_token.py", "verbalizer.py"}
+LABEL_TOKEN_CODE = {
+    "configuration_label_token.py",
+    "modeling_label_token.py",
+    "verbalizer.py",
+    "checkpoint_files.py",
+}
+# the label-attention model is split into modules (issue 12); every one travels with the checkpoint
+LABEL_ATTENTION_CODE = {
+    "configuration_label_attention.py",
+    "modeling_label_attention.py",
+    "label_attention_scoring.py",
+    "label_attention_prediction.py",
+    "verbalizer.py",
+    "checkpoint_files.py",
+}
+CODE = {"ner": DUAL_TOWER_CODE, "classifier": LABEL_TOKEN_CODE, "attention": LABEL_ATTENTION_CODE}
+AUTO = {
+    "ner": AutoModelForTokenClassification,
+    "classifier": AutoModelForSequenceClassification,
+    "attention": AutoModelForSequenceClassification,
+}
+CLASSES = {
+    "ner": LabelSemanticsForTokenClassification,
+    "classifier": LabelTokenForSequenceClassification,
+    "attention": LabelAttentionForSequenceClassification,
+}
+TEXTS = {"ner": NER_TEXT, "classifier": CLASSIFIER_TEXT, "attention": CLASSIFIER_TEXT}
+SUB_CONFIG = {"ner": "text_config", "classifier": "encoder_config", "attention": "encoder_config"}
 
 # Runs in a fresh `python -I` whose import system refuses label_semantics (it is installed editable in the venv).
 REMOTE_SCRIPT = r"""
@@ -67,7 +99,7 @@ for name, job in jobs.items():
     inputs = model.tokenizer(job["text"], return_tensors="pt")
     with torch.no_grad():
         logits = model(**inputs).logits
-    text_config = getattr(model.config, "text_config", None)
+    text_config = getattr(model.config, "text_config", None) or getattr(model.config, "encoder_config", None)
     out[name] = {
         "refused_without_trust": refused,
         "module": type(model).__module__,
@@ -108,23 +140,37 @@ def save_label_token(encoder_dir, folder) -> LabelTokenForSequenceClassification
     return model
 
 
+def save_label_attention(encoder_dir, folder) -> LabelAttentionForSequenceClassification:
+    torch.manual_seed(0)
+    model = LabelAttentionForSequenceClassification.from_encoder(
+        encoder_dir, labels=["sadness", "joy", "anger"]
+    ).eval()
+    model.save_pretrained(folder)
+    return model
+
+
 @pytest.fixture(scope="module")
 def checkpoints(_tiny_encoder_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("checkpoints")
     ner = save_dual_tower(_tiny_encoder_dir, root / "ner")
     classifier = save_label_token(_tiny_encoder_dir, root / "classifier")
-    return {"ner": (ner, root / "ner"), "classifier": (classifier, root / "classifier")}
+    attention = save_label_attention(_tiny_encoder_dir, root / "attention")
+    return {
+        "ner": (ner, root / "ner"),
+        "classifier": (classifier, root / "classifier"),
+        "attention": (attention, root / "attention"),
+    }
 
 
-def smuggle_nested_remote_code(folder: Path, marker: Path) -> None:
-    """Make the nested text config ask for remote code that would write `marker` when imported."""
+def smuggle_nested_remote_code(folder: Path, marker: Path, sub_config: str = "text_config") -> None:
+    """Make the nested config ask for remote code that would write `marker` when imported."""
     (folder / "evil.py").write_text(
         f"from pathlib import Path\nPath({str(marker)!r}).write_text('pwned')\n"
         "from transformers import BertConfig, BertModel\nEvilConfig, EvilModel = BertConfig, BertModel\n"
     )
     config = json.loads((folder / "config.json").read_text())
-    config["text_config"]["trust_remote_code"] = True
-    config["text_config"]["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}
+    config[sub_config]["trust_remote_code"] = True
+    config[sub_config]["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}
     (folder / "config.json").write_text(json.dumps(config))
 
 
@@ -157,16 +203,16 @@ def run_without_package(jobs: dict, tmp_path: Path) -> dict:
 
 
 def test_saved_folder_is_self_contained(checkpoints):
-    for name, code in (("ner", DUAL_TOWER_CODE), ("classifier", LABEL_TOKEN_CODE)):
+    for name, code in CODE.items():
         _, folder = checkpoints[name]
         files = {p.name for p in folder.iterdir()}
-        assert code | {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= files
+        card = {"README.md"} if name != "attention" else set()  # the label-attention model writes no card
+        assert code | {"config.json", "model.safetensors", "tokenizer.json"} | card <= files
+        # exactly the code the model needs: nothing of another model's
+        assert {f for f in files if f.endswith(".py")} == code
         assert not {f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))}
         auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
-        assert set(auto_map) == {
-            "AutoConfig",
-            "AutoModelForTokenClassification" if name == "ner" else "AutoModelForSequenceClassification",
-        }
+        assert set(auto_map) == {"AutoConfig", AUTO[name].__name__}
         assert {f"{ref.split('.')[0]}.py" for ref in auto_map.values()} <= code
         for file in code:  # only relative imports of files that travel with them; never the package
             tree = ast.parse((folder / file).read_text())
@@ -179,23 +225,23 @@ def test_saved_folder_is_self_contained(checkpoints):
 
 
 def test_loads_with_trust_remote_code_where_the_package_cannot_be_imported(checkpoints, tmp_path):
-    ner, ner_folder = checkpoints["ner"]
-    classifier, classifier_folder = checkpoints["classifier"]
+    _, ner_folder = checkpoints["ner"]
     smuggled = tmp_path / "smuggled"
     shutil.copytree(ner_folder, smuggled)
     marker = tmp_path / "pwned"
     smuggle_nested_remote_code(smuggled, marker)
     jobs = {
-        "ner": {"folder": str(ner_folder), "auto": "token", "text": NER_TEXT},
-        "smuggled": {"folder": str(smuggled), "auto": "token", "text": NER_TEXT},
-        "classifier": {"folder": str(classifier_folder), "auto": "sequence", "text": CLASSIFIER_TEXT},
+        name: {"folder": str(checkpoints[name][1]), "auto": auto, "text": TEXTS[name]}
+        for name, auto in (("ner", "token"), ("classifier", "sequence"), ("attention", "sequence"))
     }
+    jobs["smuggled"] = {"folder": str(smuggled), "auto": "token", "text": NER_TEXT}
     result = run_without_package(jobs, tmp_path)
-    for name, model, text in (("ner", ner, NER_TEXT), ("classifier", classifier, CLASSIFIER_TEXT)):
+    for name in CODE:
+        model, text = checkpoints[name][0], TEXTS[name]
         got = result[name]
         assert got["refused_without_trust"]
         assert got["module"].startswith("transformers_modules.")
-        assert got["labels"] == model.config.labels
+        assert got["labels"] == [model.config.id2label[i] for i in range(len(model.config.id2label))]
         inputs = model.tokenizer(text, return_tensors="pt")
         assert got["input_ids"] == inputs["input_ids"][0].tolist()
         with torch.no_grad():
@@ -213,10 +259,8 @@ def test_loads_through_the_auto_classes_without_trust_remote_code(checkpoints, m
         raise AssertionError("asked whether to run remote code")
 
     monkeypatch.setattr(builtins, "input", no_prompt)
-    for name, auto, cls in (
-        ("ner", AutoModelForTokenClassification, LabelSemanticsForTokenClassification),
-        ("classifier", AutoModelForSequenceClassification, LabelTokenForSequenceClassification),
-    ):
+    for name, cls in CLASSES.items():
+        auto = AUTO[name]
         model, folder = checkpoints[name]
         assert type(AutoConfig.from_pretrained(folder)) is type(model.config)
         for trust in (None, True):  # the installed code wins even when remote code is allowed
@@ -225,17 +269,20 @@ def test_loads_through_the_auto_classes_without_trust_remote_code(checkpoints, m
             assert loaded.config.label_descriptions == model.config.label_descriptions
 
 
-def test_nested_config_cannot_smuggle_remote_code(checkpoints, tmp_path):
-    model, folder = checkpoints["ner"]
+@pytest.mark.parametrize("name", ["ner", "classifier", "attention"])
+def test_nested_config_cannot_smuggle_remote_code(checkpoints, tmp_path, name):
+    model, folder = checkpoints[name]
     smuggled = tmp_path / "smuggled"
     shutil.copytree(folder, smuggled)
     marker = tmp_path / "pwned"
-    smuggle_nested_remote_code(smuggled, marker)
+    smuggle_nested_remote_code(smuggled, marker, SUB_CONFIG[name])
     for trust in (None, True):
-        loaded = AutoModelForTokenClassification.from_pretrained(smuggled, trust_remote_code=trust)
-        assert not hasattr(loaded.config.text_config, "trust_remote_code")
-        assert getattr(loaded.config.text_config, "auto_map", None) is None
-        assert loaded.predict(NER_TEXT) == model.predict(NER_TEXT)
+        for loader in (AUTO[name], CLASSES[name]):
+            loaded = loader.from_pretrained(smuggled, trust_remote_code=trust)
+            sub = getattr(loaded.config, SUB_CONFIG[name])
+            assert not hasattr(sub, "trust_remote_code")
+            assert getattr(sub, "auto_map", None) is None
+            assert rounded(loaded.predict(TEXTS[name])) == rounded(model.predict(TEXTS[name]))
     assert not marker.exists()
 
 
@@ -249,20 +296,18 @@ class _Pickled:
         return (open, (self.path, "w"))
 
 
-def test_weights_load_from_safetensors_only(checkpoints, tmp_path):
-    model, folder = checkpoints["ner"]
+@pytest.mark.parametrize("name", ["ner", "classifier", "attention"])
+def test_weights_load_from_safetensors_only(checkpoints, tmp_path, name):
+    model, folder = checkpoints[name]
     marker = tmp_path / "unpickled"
     poisoned = tmp_path / "poisoned"
     shutil.copytree(folder, poisoned)
-    torch.save(
-        {"text_encoder.embeddings.word_embeddings.weight": _Pickled(marker)}, poisoned / "pytorch_model.bin"
-    )
-    loaded = AutoModelForTokenClassification.from_pretrained(
-        poisoned
-    )  # safetensors present: the pickle is ignored
-    assert loaded.predict(NER_TEXT) == model.predict(NER_TEXT)
+    key = next(iter(model.state_dict()))
+    torch.save({key: _Pickled(marker)}, poisoned / "pytorch_model.bin")
+    loaded = AUTO[name].from_pretrained(poisoned)  # safetensors present: the pickle is ignored
+    assert rounded(loaded.predict(TEXTS[name])) == rounded(model.predict(TEXTS[name]))
     (poisoned / "model.safetensors").unlink()
-    for loader in (AutoModelForTokenClassification, LabelSemanticsForTokenClassification):
+    for loader in (AUTO[name], CLASSES[name]):
         with pytest.raises(OSError, match="safetensors"):
             loader.from_pretrained(poisoned)
     assert not marker.exists()
@@ -312,3 +357,81 @@ def test_push_to_hub_uploads_the_folder_with_its_card(checkpoints, tmp_path, mon
     inputs = model.tokenizer(text, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, model(**inputs).logits)
+
+
+# ------------------------------------------------------------------------------- saving over an older checkpoint
+STALE_WEIGHTS = (
+    "pytorch_model.bin",
+    "pytorch_model-00001-of-00002.bin",
+    "pytorch_model.bin.index.json",
+    "tf_model.h5",
+    "flax_model.msgpack",
+)
+
+
+def plant_an_older_checkpoint(folder: Path, model) -> None:
+    """What an older save leaves: weights in other formats, a shard index whose shards are gone, old-style
+    tokenizer files, a label tokenizer of a separate label tower, another model's code."""
+    for name in STALE_WEIGHTS:
+        (folder / name).write_bytes(b"stale")
+    index = {"metadata": {}, "weight_map": {"x": "model-00001-of-00002.safetensors"}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    (folder / "special_tokens_map.json").write_text("{}")
+    model.tokenizer.save_pretrained(folder / "label_tokenizer")
+    (folder / "label_tokenizer" / "vocab.txt").write_text("[PAD]\n")
+    for code in set().union(*CODE.values()):
+        if not (folder / code).exists():
+            (folder / code).write_text("raise ImportError('stale code')\n")
+
+
+@pytest.mark.parametrize("name", ["ner", "classifier", "attention"])
+def test_saving_over_an_older_checkpoint_leaves_only_the_new_model(checkpoints, tmp_path, name):
+    model, fresh = checkpoints[name]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    plant_an_older_checkpoint(folder, model)
+    (folder / "notes.txt").write_text("the user's own file")
+    (folder / "optimizer.pt").write_bytes(b"training state")
+    model.save_pretrained(folder)
+    kept = {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+    expected = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*")}
+    assert kept == expected | {"notes.txt", "optimizer.pt"}
+    loaded = CLASSES[name].from_pretrained(folder)
+    assert getattr(loaded, "label_tokenizer", None) is None  # the stale label tokenizer is gone
+    assert rounded(loaded.predict(TEXTS[name])) == rounded(model.predict(TEXTS[name]))
+
+
+def test_a_label_tokenizer_is_replaced_whole(checkpoints, tmp_path):
+    model, _ = checkpoints["ner"]
+    folder = tmp_path / "folder"
+    model.label_tokenizer = model.tokenizer
+    try:
+        (folder / "label_tokenizer").mkdir(parents=True)
+        (folder / "label_tokenizer" / "vocab.txt").write_text("[PAD]\n")
+        model.save_pretrained(folder)
+    finally:
+        model.label_tokenizer = None
+    assert {p.name for p in (folder / "label_tokenizer").iterdir()} == {
+        "tokenizer.json",
+        "tokenizer_config.json",
+    }
+    assert LabelSemanticsForTokenClassification.from_pretrained(folder).label_tokenizer is not None
+
+
+def test_sharded_and_unsharded_saves_replace_each_other(_tiny_encoder_dir, tmp_path):
+    torch.manual_seed(0)
+    old = LabelTokenForSequenceClassification.from_encoder(_tiny_encoder_dir, labels=["joy", "anger"])
+    torch.manual_seed(1)
+    new = LabelTokenForSequenceClassification.from_encoder(
+        _tiny_encoder_dir, labels=["joy", "anger"], init="random"
+    )
+    folder = tmp_path / "folder"
+    for model, shard_size, single in ((old, "50GB", True), (new, "40KB", False), (old, "50GB", True)):
+        model.save_pretrained(folder, max_shard_size=shard_size)
+        weights = {p.name for p in folder.iterdir() if "safetensors" in p.name}
+        assert ("model.safetensors" in weights) == single
+        assert ("model.safetensors.index.json" in weights) == (not single) and len(weights) > 1 - single
+        loaded = LabelTokenForSequenceClassification.from_pretrained(folder)
+        for key, value in model.state_dict().items():
+            assert torch.equal(loaded.state_dict()[key], value), key
