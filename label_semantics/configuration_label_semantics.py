@@ -33,7 +33,12 @@ class LabelSemanticsConfig(PreTrainedConfig):
             The label tower's token ids of every description (special tokens included), so a saved model encodes
             its labels with no tokenizer at hand.
         tag_scheme (`str`, *optional*):
-            The tagging scheme of the labels (`"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`), used by constrained decoding.
+            The model's own tagging scheme (`"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`): the scheme of `id2label`, which
+            is what the logits mean, and the one decoding works in. It is fixed when the model is built (the scheme
+            it is trained in) and kept by `set_labels`, which maps labels given in another scheme to their types.
+        data_scheme (`str`, *optional*):
+            The scheme of the labels the user gave last (the data's scheme). `predict`, `evaluate_ner`, the CLI and
+            the pipelines write tags in it; `None` means `tag_scheme`.
         outside_description (`str`, *optional*, defaults to `"other"`):
             The description of the `O` tag.
         classifier_dropout (`float`, *optional*, defaults to `0.1`):
@@ -68,6 +73,7 @@ class LabelSemanticsConfig(PreTrainedConfig):
     label_descriptions: list[str] | None = None
     label_input_ids: list[list[int]] | None = None
     tag_scheme: str | None = None
+    data_scheme: str | None = None
     outside_description: str = "other"
     classifier_dropout: float | int = 0.1
 
@@ -103,6 +109,15 @@ class LabelSemanticsConfig(PreTrainedConfig):
                 f"label_pooling={self.label_pooling!r} is not supported; use one of {LABEL_POOLINGS}, "
                 f"e.g. LabelSemanticsConfig(label_pooling='cls')."
             )
+        from .verbalizer import normalize_scheme
+
+        for name in ("tag_scheme", "data_scheme"):
+            value = getattr(self, name)
+            if value is not None and normalize_scheme(value) != value:
+                raise ValueError(
+                    f"{name}={value!r} is not a scheme name; use one of IO, IOB1, IOB2 or BIOES, "
+                    f"e.g. LabelSemanticsConfig({name}='IOB2')."
+                )
         labels = [self.id2label[i] for i in sorted(self.id2label)] if self.id2label else []
         if sorted(self.id2label or {}) != list(range(len(labels))):
             raise ValueError(

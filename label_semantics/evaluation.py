@@ -173,8 +173,10 @@ def build_compute_metrics(
     in the scheme.
 
     Args:
-        id2label (`Mapping[int, str]`):
-            The model's ``config.id2label`` (keys may be ``int`` or ``str``, as a loaded JSON gives).
+        id2label (`Mapping[int, str]` or a model config):
+            The model's ``config.id2label`` (keys may be ``int`` or ``str``, as a loaded JSON gives), or the
+            model's config itself, which also supplies ``scheme`` (its ``tag_scheme``: pass the config for
+            IOB1 models, whose labels look like IOB2).
         viterbi (`bool`, *optional*, defaults to `False`):
             Decode with constrained Viterbi instead of per-token argmax.
         scheme (`str`, *optional*):
@@ -193,6 +195,9 @@ def build_compute_metrics(
     >>> trainer = Trainer(model=model, args=args, eval_dataset=dataset, compute_metrics=compute_metrics)
     ```
     """
+    if hasattr(id2label, "id2label"):  # a model config: its labels and its own scheme
+        scheme = scheme if scheme is not None else getattr(id2label, "tag_scheme", None)
+        id2label = id2label.id2label
     labels = _label_names(id2label)
 
     def compute_metrics(eval_prediction: Any) -> dict[str, float]:

@@ -16,7 +16,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 
 from .configuration_label_semantics import LabelSemanticsConfig
 from .decoding import scheme_from_labels
-from .verbalizer import normalize_scheme, split_tag, verbalize
+from .verbalizer import entity_types, labels_from_types, normalize_scheme, split_tag, verbalize
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         share_towers: bool | None = None,
         label_pooling: str = "cls",
         outside_description: str = "other",
+        tag_scheme: str | None = None,
         tokenizer=None,
         **config_kwargs,
     ) -> LabelSemanticsForTokenClassification:
@@ -127,6 +128,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             share_towers (`bool`, *optional*): one encoder for both towers (default) or two copies.
             label_pooling (`str`, *optional*, defaults to `"cls"`): `"cls"` or `"mean"`.
             outside_description (`str`, *optional*, defaults to `"other"`): the description of `O`.
+            tag_scheme (`str`, *optional*): the scheme of `labels` (`"IO"`, `"IOB1"`, `"IOB2"`, `"BIOES"`); read off
+                the labels when not given (IOB2 for `B-`/`I-` labels: pass `"IOB1"` for IOB1 data). It becomes the
+                model's own scheme (`config.tag_scheme`), kept by later `set_labels` calls.
             tokenizer (*optional*): the text tokenizer; loaded from `encoder_name_or_path` when not given.
         """
         text_encoder = _load_encoder(encoder_name_or_path)
@@ -153,7 +157,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             model.tokenizer.model_max_length = positions
         if label_encoder_name_or_path is not None:
             model.label_tokenizer = AutoTokenizer.from_pretrained(label_encoder_name_or_path)
-        model.set_labels(labels, descriptions=descriptions)
+        model.set_labels(labels, descriptions=descriptions, tag_scheme=tag_scheme, model_scheme=tag_scheme)
         return model
 
     @classmethod
@@ -207,18 +211,40 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         tokenizer=None,
         outside_description: str | None = None,
         tag_scheme: str | None = None,
+        model_scheme: str | None = None,
     ) -> None:
         r"""
         Replace the label set. No parameter changes: the new labels are simply encoded by the label tower, which is
         how a model trained on one domain is fine-tuned or used zero-shot on another.
 
+        The tag scheme belongs to the data, not to the model: the model keeps the scheme it was built and trained
+        in (`config.tag_scheme`). Labels given in another scheme are mapped to their entity types and written in the
+        model's scheme, so `id2label` stays what the logits mean (the stock `token-classification` pipeline sees
+        these labels); `predict`, `evaluate_ner`, the CLI and the pipelines convert the tags back to the given scheme
+        (`config.data_scheme`). Giving IO labels to an IOB2 model thus scores "begin person" / "inside person" as it
+        was taught, and reads each run of one type as one entity, as IO data do.
+
         Args:
-            labels (`Sequence[str]`): the new tags, e.g. `["O", "B-actor", "I-actor"]`.
-            descriptions (`Mapping[str, str]`, *optional*): descriptions keyed by type or full tag.
+            labels (`Sequence[str]`): the new tags, e.g. `["O", "B-actor", "I-actor"]`, with `"O"` among them.
+            descriptions (`Mapping[str, str]`, *optional*): descriptions keyed by type or by full tag (a tag of the
+                model's scheme).
             tokenizer (*optional*): the label tower's tokenizer; defaults to the one the model holds.
             outside_description (`str`, *optional*): a new description of `O`.
-            tag_scheme (`str`, *optional*): `"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`; read off the labels when not
-                given (a label set cannot tell IOB1 from IOB2: pass `"IOB1"` for IOB1 data).
+            tag_scheme (`str`, *optional*): the scheme of `labels`, `"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`; read off
+                the labels when not given (a label set cannot tell IOB1 from IOB2: pass `"IOB1"` for IOB1 data).
+            model_scheme (`str`, *optional*): the scheme the model scores in; defaults to the model's own
+                (`config.tag_scheme`), or to `tag_scheme` for a model that has none yet. Pass it only to retrain a
+                model in another scheme.
+
+        Example:
+
+        ```python
+        >>> model.config.tag_scheme  # trained on IOB2 data
+        'IOB2'
+        >>> model.set_labels(["O", "I-PER", "I-LOC"])  # IO labels
+        >>> model.labels, model.config.data_scheme
+        (['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'], 'IO')
+        ```
         """
         labels = list(labels)
         if not labels:
@@ -230,30 +256,59 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             raise ValueError(f"Duplicate labels {duplicates} in {labels}; list every label once.")
         for label in labels:
             split_tag(label)
-        scheme = normalize_scheme(tag_scheme) if tag_scheme is not None else scheme_from_labels(labels)
+        if "O" not in labels:
+            raise ValueError(
+                f"The labels {labels} have no 'O': without it every word must belong to an entity. Add it, e.g. "
+                f"labels={['O', *labels]!r}."
+            )
+        data_scheme = normalize_scheme(tag_scheme) if tag_scheme is not None else scheme_from_labels(labels)
+        if model_scheme is not None:
+            own = normalize_scheme(model_scheme)
+        else:
+            own = self.config.tag_scheme or data_scheme
+        if own != data_scheme:
+            mapped = labels_from_types(entity_types(labels), own)
+            logger.info(
+                "Labels given in %s are scored in the model's own scheme %s as %s; tags are converted back to %s "
+                "at prediction and evaluation.",
+                data_scheme,
+                own,
+                mapped,
+                data_scheme,
+            )
+            foreign = sorted(k for k in (descriptions or {}) if k not in mapped and k in labels and k != "O")
+            if foreign:
+                raise ValueError(
+                    f"descriptions are keyed by the tags {foreign}, which the model does not score: it works in "
+                    f"{own} and reads the {data_scheme} labels as {mapped}. Key descriptions by entity type, e.g. "
+                    f"descriptions={{{entity_types(foreign)[0]!r}: '...'}}, or by a tag of {mapped}."
+                )
+            labels = mapped
         tokenizer = tokenizer or self.label_tokenizer or self.tokenizer
         if tokenizer is None:
             raise ValueError(
                 "set_labels needs a tokenizer to encode the label descriptions: pass tokenizer=..., or build the "
-                "model with from_encoder / from_pretrained on a folder that holds a tokenizer."
+                "model with from_encoder / from_pretrained on a folder that holds one."
             )
         if outside_description is not None:
             self.config.outside_description = outside_description
         texts = verbalize(labels, descriptions, outside=self.config.outside_description)
-        input_ids = []
-        for label, text in zip(labels, texts):
-            ids = tokenizer(text, add_special_tokens=True)["input_ids"]
-            if len(ids) <= len(tokenizer(" ", add_special_tokens=True)["input_ids"]):
+        input_ids = [_encode_description(tokenizer, label, text) for label, text in zip(labels, texts)]
+        seen: dict[tuple[int, ...], str] = {}
+        for label, text, ids in zip(labels, texts, input_ids):
+            other = seen.setdefault(tuple(ids), label)
+            if other != label:
                 raise ValueError(
-                    f"The description {text!r} of label {label!r} tokenises to nothing; give a description "
-                    f"with real words, e.g. descriptions={{{label!r}: 'person'}}."
+                    f"The labels {other!r} and {label!r} tokenise to the same ids (description {text!r}), so the "
+                    f"model could not tell them apart; give one a description of its own, e.g. "
+                    f"descriptions={{{label!r}: '...'}}."
                 )
-            input_ids.append(ids)
         self.config.id2label = dict(enumerate(labels))
         self.config.label2id = {label: i for i, label in enumerate(labels)}
         self.config.label_descriptions = texts
         self.config.label_input_ids = input_ids
-        self.config.tag_scheme = scheme
+        self.config.tag_scheme = own
+        self.config.data_scheme = data_scheme
         self._labels_version += 1
         self._label_cache = None
 
@@ -403,6 +458,21 @@ def _model_card_module():
     if not __package__ or importlib.util.find_spec(name) is None:
         return None
     return importlib.import_module(name)
+
+
+def _encode_description(tokenizer, label: str, text: str) -> list[int]:
+    """The label tower's token ids of one description; an error when it holds no known word piece."""
+    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+    special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+    words = [i for i in ids if i not in special]
+    if not words or (tokenizer.unk_token_id is not None and all(i == tokenizer.unk_token_id for i in words)):
+        raise ValueError(
+            f"The description {text!r} of label {label!r} tokenises to "
+            f"{'nothing' if not words else 'unknown tokens only'} ({tokenizer.convert_ids_to_tokens(ids)}), so "
+            f"the label tower cannot read it; give a description in words the tokenizer knows, e.g. "
+            f"descriptions={{{label!r}: 'person'}}."
+        )
+    return ids
 
 
 def _load_encoder(path):

@@ -207,12 +207,36 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
     def postprocess(self, all_outputs, label_set: _LabelSet | None = None, **kwargs):
         with self._using(label_set):
             entities = super().postprocess(all_outputs, **kwargs)
+        config = (label_set.model if label_set is not None else self.model).config
+        if getattr(config, "data_scheme", None) == "IO" and getattr(config, "tag_scheme", None) != "IO":
+            entities = _join_adjacent(entities, all_outputs[0]["sentence"])
         if label_set is not None:
             names = dict(label_set.names)
             for entity in entities:
                 if "entity_group" in entity:
                     entity["entity_group"] = names.get(entity["entity_group"], entity["entity_group"])
         return entities
+
+
+def _join_adjacent(entities: list[dict], sentence: str) -> list[dict]:
+    """IO output of a model that scores in another scheme: adjacent entity groups of one type (only white space
+    between them) are one entity, as IO data cannot tell them apart; scores are averaged."""
+    if not entities or "entity_group" not in entities[0] or entities[0].get("start") is None:
+        return entities  # per-token output (aggregation_strategy="none") shows the model's own labels
+    joined = [dict(entities[0])]
+    parts = [1]
+    for entity in entities[1:]:
+        last = joined[-1]
+        gap = sentence[last["end"] : entity["start"]]
+        if entity["entity_group"] == last["entity_group"] and not gap.strip():
+            last["score"] = (last["score"] * parts[-1] + entity["score"]) / (parts[-1] + 1)
+            last["end"] = entity["end"]
+            last["word"] = sentence[last["start"] : last["end"]]
+            parts[-1] += 1
+        else:
+            joined.append(dict(entity))
+            parts.append(1)
+    return joined
 
 
 PIPELINE_REGISTRY.register_pipeline(

@@ -10,8 +10,14 @@ from dataclasses import dataclass
 import torch
 
 from .decoding import tags_to_spans, viterbi_decode
+from .verbalizer import spans_to_tags
 
 _FALLBACK_WORD = re.compile(r"\w+|[^\w\s]")
+# scripts written without spaces between words (Han, Hiragana, Katakana and their marks): one word per character,
+# so that an entity can be part of a run of them
+_UNSPACED = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+)
 
 
 @dataclass
@@ -34,17 +40,37 @@ def split_words(text: str, tokenizer) -> list[tuple[str, tuple[int, int]]]:
     """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     pre_tokenizer = getattr(backend, "pre_tokenizer", None)
-    if pre_tokenizer is not None:
-        pieces = pre_tokenizer.pre_tokenize_str(text)
-        words = []
-        for _, (start, end) in pieces:
-            # byte-level pre-tokenizers attach the preceding space to a word; keep offsets on the visible part
-            while start < end and text[start].isspace():
-                start += 1
-            if start < end:
-                words.append((text[start:end], (start, end)))
-        return words
-    return [(m.group(), (m.start(), m.end())) for m in _FALLBACK_WORD.finditer(text)]
+    if pre_tokenizer is None:
+        return _split_unspaced([(m.group(), (m.start(), m.end())) for m in _FALLBACK_WORD.finditer(text)])
+    words = []
+    for _, (start, end) in pre_tokenizer.pre_tokenize_str(text):
+        # byte-level pre-tokenizers attach the preceding space to a word; keep offsets on the visible part
+        while start < end and text[start].isspace():
+            start += 1
+        if start < end:
+            words.append((text[start:end], (start, end)))
+    return _split_unspaced(words)
+
+
+def _split_unspaced(words: list[tuple[str, tuple[int, int]]]) -> list[tuple[str, tuple[int, int]]]:
+    """Cut every Han / Hiragana / Katakana character out of the words as a word of its own (Chinese and Japanese
+    write no spaces; BERT's own basic tokenizer does the same). Other scripts without spaces (Thai, Khmer) are left
+    as they are: pass pre-split words for them."""
+    out = []
+    for word, (start, end) in words:
+        if not _UNSPACED.search(word):
+            out.append((word, (start, end)))
+            continue
+        piece = start
+        for position in range(start, end):
+            if _UNSPACED.match(word[position - start]):
+                if piece < position:
+                    out.append((word[piece - start : position - start], (piece, position)))
+                out.append((word[position - start], (position, position + 1)))
+                piece = position + 1
+        if piece < end:
+            out.append((word[piece - start :], (piece, end)))
+    return out
 
 
 def _as_sentences(inputs, tokenizer, is_split_into_words: bool) -> tuple[list[_Sentence], bool]:
@@ -165,7 +191,17 @@ def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.T
     return scores
 
 
-def _prepare(model, tokenizer, max_length, stride):
+def _prepare(model, tokenizer, max_length, stride, batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(
+            f"batch_size={batch_size!r} must be a positive whole number of windows, e.g. batch_size=32."
+        )
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3
+    ):
+        raise ValueError(
+            f"max_length={max_length!r} must be a whole number of tokens above 2, e.g. max_length=128."
+        )
     tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
     if tokenizer is None or not getattr(tokenizer, "is_fast", False):
         raise ValueError(
@@ -211,6 +247,25 @@ def _decode(model, word_scores: torch.Tensor, viterbi: bool) -> list[int]:
     return word_scores.argmax(-1).tolist()
 
 
+def to_data_scheme(model, tags: list[str]) -> list[str]:
+    """Write the tags of one sentence, decoded in the model's own scheme (`config.tag_scheme`), in the scheme of the
+    labels the user gave (`config.data_scheme`); unchanged when the two are the same. Converting to IO joins
+    adjacent entities of one type, as IO data cannot tell them apart.
+
+    Args:
+        model: a token classifier whose config may hold `tag_scheme` and `data_scheme`.
+        tags (`list[str]`): tags of the model's labels (`id2label`).
+
+    Returns:
+        `list[str]`: as many tags, in the data's scheme.
+    """
+    own = getattr(model.config, "tag_scheme", None)
+    data = getattr(model.config, "data_scheme", None) or own
+    if own is None or data == own:
+        return tags
+    return spans_to_tags(tags_to_spans(tags), len(tags), data)
+
+
 def score_words(
     model,
     sentences: Sequence[Sequence[str]],
@@ -227,15 +282,19 @@ def score_words(
     Returns:
         `list[torch.Tensor | None]`: per sentence a `(num_words, num_labels)` tensor, `None` for an empty sentence.
     """
-    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride)
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride, batch_size)
     items = [_Sentence(list(words), None, None) for words in sentences]
     return _word_scores(model, items, tokenizer, max_length, stride, batch_size)
 
 
 def decode_tags(model, scores: list[torch.Tensor | None], *, viterbi: bool = True) -> list[list[str]]:
-    """Turn `score_words` output into tags: Viterbi over valid transitions, or argmax."""
+    """Turn `score_words` output into tags: Viterbi over valid transitions, or argmax, in the model's own scheme,
+    then written in the data's scheme (see [`to_data_scheme`])."""
     labels = model.config.id2label
-    return [[] if s is None else [labels[i] for i in _decode(model, s, viterbi)] for s in scores]
+    return [
+        [] if s is None else to_data_scheme(model, [labels[i] for i in _decode(model, s, viterbi)])
+        for s in scores
+    ]
 
 
 def predict_tags(
@@ -295,7 +354,7 @@ def predict_entities(
         For one input, a list of entity dicts (`label`, `text`, `score`, `word_start`, `word_end`, and `start` /
         `end` character offsets for raw text); for several, a list of such lists.
     """
-    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride)
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride, batch_size)
     sentences, single = _as_sentences(inputs, tokenizer, is_split_into_words)
     all_scores = _word_scores(model, sentences, tokenizer, max_length, stride, batch_size)
     results = []
@@ -304,7 +363,7 @@ def predict_entities(
             results.append([])
             continue
         tag_ids = _decode(model, word_scores, viterbi)
-        tags = [model.config.id2label[i] for i in tag_ids]
+        tags = to_data_scheme(model, [model.config.id2label[i] for i in tag_ids])
         probs = word_scores.exp()
         entities = []
         for entity_type, first, last in tags_to_spans(tags):

@@ -11,6 +11,15 @@ from transformers import Trainer, TrainingArguments
 from .data import NERDataCollator, tokenize_and_align
 from .evaluation import compute_ner_metrics
 from .prediction import predict_tags
+from .verbalizer import (
+    convert_scheme,
+    detect_scheme,
+    entity_types,
+    is_valid_sequence,
+    normalize_scheme,
+    spans_to_tags,
+    tags_to_spans,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +43,42 @@ def encode_for_training(dataset, tokenizer, label2id, *, max_length: int | None 
         fn_kwargs={"tokenizer": tokenizer, "label2id": label2id, "max_length": max_length},
         desc="Tokenising",
     )
+
+
+def to_model_scheme(dataset, model, *, scheme: str | None = None):
+    """Rewrite the `ner_tags` of a data set in the model's own scheme (`config.tag_scheme`) before alignment.
+
+    The data's scheme is `scheme`, else detected from the tags. IOB1 and BIOES keep every entity exactly; IO data
+    cannot mark where two adjacent entities of one type meet, so each run of one type becomes a single entity (a
+    warning says so when the data hold such runs).
+
+    Args:
+        dataset (`datasets.Dataset` or `Sequence[dict]`): rows with `tokens` and `ner_tags` (str tags).
+        model: a token classifier; its config's `tag_scheme` is the target (nothing happens without one).
+        scheme (`str`, *optional*): the scheme the tags are written in.
+
+    Returns:
+        The same kind of object, with `ner_tags` in the model's scheme (the input itself when nothing changes).
+    """
+    target = getattr(model.config, "tag_scheme", None)
+    rows = dataset["ner_tags"] if hasattr(dataset, "column_names") else [row["ner_tags"] for row in dataset]
+    if target is None or not rows:
+        return dataset
+    source = normalize_scheme(scheme) if scheme is not None else detect_scheme(rows)
+    if source == target:
+        return dataset
+    if source == "IO":
+        logger.warning(
+            "The training data are IO-tagged and the model works in %s: each run of words of one type is read as "
+            "ONE entity (IO cannot mark where two adjacent entities meet).",
+            target,
+        )
+    else:
+        logger.info("Converting the training tags from %s to the model's scheme %s", source, target)
+    converted = [convert_scheme(tags, target, source=source) for tags in rows]
+    if hasattr(dataset, "column_names"):
+        return dataset.remove_columns("ner_tags").add_column("ner_tags", converted)
+    return [{**row, "ner_tags": tags} for row, tags in zip(dataset, converted)]
 
 
 def finetune(
@@ -73,6 +118,7 @@ def finetune(
         The `Trainer`, after training.
     """
     tokenizer = tokenizer if tokenizer is not None else model.tokenizer
+    dataset = to_model_scheme(dataset, model)
     encoded = encode_for_training(dataset, tokenizer, model.config.label2id, max_length=max_length)
     args = TrainingArguments(
         output_dir=output_dir,
@@ -127,8 +173,30 @@ def evaluate_ner(
     references = (
         dataset["ner_tags"] if hasattr(dataset, "column_names") else [row["ner_tags"] for row in dataset]
     )
+    references = [list(r) for r in references]
     predictions = predict_tags(model, tokens, batch_size=batch_size, viterbi=viterbi, tokenizer=tokenizer)
-    return compute_ner_metrics(predictions, [list(r) for r in references])
+    known = set(entity_types(model.config.id2label.values()))
+    unknown = [t for t in entity_types(t for sentence in references for t in sentence) if t not in known]
+    if unknown:
+        logger.warning(
+            "The gold tags hold the entity types %s, which the model does not predict (its types: %s); they are "
+            "scored as missed entities. Give the model these labels with set_labels(...) to tag them.",
+            unknown,
+            sorted(known),
+        )
+    data_scheme = getattr(model.config, "data_scheme", None) or getattr(model.config, "tag_scheme", None)
+    if data_scheme is not None and not all(is_valid_sequence(tags, data_scheme) for tags in references):
+        # never score tags of one scheme against gold of another: write the predictions in the gold's scheme
+        gold_scheme = detect_scheme(references)
+        logger.warning(
+            "evaluate_ner: the gold tags are %s and the model's labels %s; the predictions are converted to %s "
+            "before scoring.",
+            gold_scheme,
+            data_scheme,
+            gold_scheme,
+        )
+        predictions = [spans_to_tags(tags_to_spans(p), len(p), gold_scheme) for p in predictions]
+    return compute_ner_metrics(predictions, references)
 
 
 def fewshot_transfer(
@@ -167,7 +235,7 @@ def fewshot_transfer(
         `tuple[model, datasets.Dataset]`: the fine-tuned model and the support set it was trained on.
     """
     from .sampling import sample_support_set
-    from .verbalizer import detect_scheme, entity_types, labels_from_types
+    from .verbalizer import labels_from_types
 
     if source is not None:
         finetune(

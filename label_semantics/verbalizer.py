@@ -606,7 +606,7 @@ BUILTIN_DESCRIPTIONS: dict[str, dict[str, str]] = {
 """Type descriptions per benchmark: ``BUILTIN_DESCRIPTIONS["ontonotes"]["GPE"]`` is
 ``"geographical social political entity"``. Keys are case-sensitive, as the datasets write them."""
 
-_WORD_PATTERN = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_WORD_PATTERN = re.compile(r"A+(?=Aa)|A?a+|A+|0+")  # over character classes: A upper, a other letter, 0 digit
 
 
 def _check_descriptions(descriptions: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -654,8 +654,17 @@ def describe_type(name: str, descriptions: Mapping[str, str] | None = None) -> s
     for table in BUILTIN_DESCRIPTIONS.values():
         if name in table:
             return table[name]
-    words = _WORD_PATTERN.findall(name)
+    words = _name_words(name)
     return " ".join(words).lower() if words else name.strip().lower()
+
+
+def _name_words(name: str) -> list[str]:
+    """Split a type name on ``_``, ``-``, spaces, camelCase humps and digits, for any alphabet: the pattern runs
+    over each character's class (upper case, other letter, digit), so ``"Straße"`` and ``"café"`` stay whole."""
+    classes = "".join(
+        "A" if ch.isupper() else "0" if ch.isdigit() else "a" if ch.isalnum() else " " for ch in name
+    )
+    return [name[m.start() : m.end()] for m in _WORD_PATTERN.finditer(classes)]
 
 
 def verbalize(
