@@ -7,22 +7,20 @@ import re
 
 import datasets
 import pytest
-import torch
-from transformers import CanineTokenizer
 
 from label_semantics import data as data_module
 from label_semantics.data import (
     NER_FEATURES,
+    SAMPLE_DATA,
     ColumnFileError,
-    NERDataCollator,
+    MixedSchemeError,
     NERDatasetError,
-    SlowTokenizerError,
-    UnknownLabelError,
+    check_tag_scheme,
     load_ner_dataset,
     normalize_ner_dataset,
     read_column_file,
-    tokenize_and_align,
 )
+from label_semantics.verbalizer import SchemeError
 
 LABEL2ID = {"O": 0, "B-PER": 1, "I-PER": 2, "B-LOC": 3, "I-LOC": 4}
 
@@ -220,9 +218,10 @@ def test_load_selected_splits_with_aliases(column_folder):
 
 def test_folder_without_split_files_and_with_two_dev_files(tmp_path, column_folder):
     (tmp_path / "other").mkdir()
-    write(tmp_path / "other" / "notes.txt", "a\tO\n")
+    write(tmp_path / "other" / "README.md", "no data here\n")
+    (tmp_path / "other" / "ai").mkdir()
     with pytest.raises(
-        FileNotFoundError, match=r"no column file named after a split \(found \['notes.txt'\]\)"
+        FileNotFoundError, match=r"no column file named after a split \(found \['README.md', 'ai/'\]\)"
     ):
         load_ner_dataset(tmp_path / "other")
     write(column_folder / "valid.txt", "b\tO\n")
@@ -327,172 +326,231 @@ def test_load_shared_folder(shared_data):
     assert ds["validation"].num_rows == 1009
 
 
-# ------------------------------------------------------------------------------------------ tokenize_and_align
+# ------------------------------------------------------------------------------------------ file names in the wild
 
 
-def expected_labels(tokenizer, words, tags):
-    """Independent reference: label on the first sub-token of each word, from word_ids()."""
-    word_ids = tokenizer(words, is_split_into_words=True).word_ids()
-    labels, previous = [], None
-    for word_id in word_ids:
-        labels.append(-100 if word_id is None or word_id == previous else LABEL2ID[tags[word_id]])
-        previous = word_id
-    return labels
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("devel.tsv", "validation"),  # the biomedical corpora (BC5CDR, NCBI-disease, ...)
+        ("eng.testa", "validation"),  # CoNLL-2003 as distributed
+        ("eng.testb", "test"),
+        ("eng.train", "train"),
+        ("test.iobes", "test"),
+        ("dev.bilou", "validation"),
+        ("emerging.dev.conll", "validation"),  # WNUT-17
+        ("train-v2.txt", "train"),
+        ("train_dev.tsv", "train_dev"),  # train and dev together: a split of its own, never dropped
+    ],
+)
+def test_every_column_file_of_a_folder_is_read_with_its_split(tmp_path, name, split):
+    write(tmp_path / name, "John\tB-PER\n")
+    write(tmp_path / "LICENSE", "MIT\n")
+    assert list(load_ner_dataset(tmp_path)) == [split]
 
 
-def test_labels_on_first_sub_token_only(tokenizer):
-    words, tags = ["john", "smith", "visited", "xyz", "paris"], ["B-PER", "I-PER", "O", "O", "B-LOC"]
-    out = tokenize_and_align({"tokens": [words], "ner_tags": [tags]}, tokenizer, LABEL2ID)
-    # [CLS] john smith visited x ##y ##z paris [SEP]
-    assert out["labels"] == [[-100, 1, 2, 0, 0, -100, -100, 3, -100]]
-    assert out["labels"][0] == expected_labels(tokenizer, words, tags)
-    assert tokenizer.convert_ids_to_tokens(out["input_ids"][0])[4:7] == ["x", "##y", "##z"]
-    assert set(out) == {"input_ids", "token_type_ids", "attention_mask", "labels", "tokens", "ner_tags"}
-    assert out["tokens"] == [words] and out["ner_tags"] == [tags]
+def test_biomedical_folder_keeps_all_four_files(tmp_path):
+    for name in ("train.tsv", "devel.tsv", "test.tsv", "train_dev.tsv"):
+        write(tmp_path / name, "aspirin\tB-Chemical\n")
+    loaded = load_ner_dataset(tmp_path)
+    assert sorted(loaded) == ["test", "train", "train_dev", "validation"]
 
 
-def labelled_word_positions(out):
-    """The label of every labelled sub-token, rows concatenated in order."""
-    return [label for labels in out["labels"] for label in labels if label != -100]
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("labels.txt", r"labels.txt looks like a column file but its name names no split.*'train': '"),
+        ("wnut17train.conll", r"wnut17train.conll looks like a column file but its name names no split"),
+        ("train.json", r"train.json names the 'train' split but .json is no column-file suffix"),
+        ("test.txt.gz", r"test.txt.gz names the 'test' split but .gz is no column-file suffix"),
+    ],
+)
+def test_a_file_that_cannot_be_read_as_a_split_is_an_error_not_skipped(tmp_path, name, problem):
+    write(tmp_path / "train.txt", "John\tB-PER\n")
+    write(tmp_path / name, "x\tO\n")
+    with pytest.raises(FileNotFoundError, match=problem):
+        load_ner_dataset(tmp_path)
 
 
-@pytest.mark.parametrize("stride_words", [0, 2])
-def test_long_sentence_is_split_so_every_word_is_labelled_once(tokenizer, stride_words):
-    words = [
-        "john",
-        "abc",
-        "visited",
-        "paris",
-        "x",
-        "london",
-        "abcdef",
-        "the",
-        "city",
-        "of",
-        "berlin",
-        "mary",
-    ]
-    tags = ["B-PER", "I-PER", "O", "B-LOC", "O", "B-LOC", "O", "O", "O", "O", "B-LOC", "B-PER"]
-    max_length = 8
-    out = tokenize_and_align(
-        {"tokens": [words], "ner_tags": [tags]},
-        tokenizer,
-        LABEL2ID,
-        max_length=max_length,
-        stride_words=stride_words,
+def test_a_mapping_of_splits_to_files(tmp_path):
+    write(tmp_path / "a.txt", "John\tB-PER\n")
+    write(tmp_path / "b.conll", "Paris\tB-LOC\n")
+    loaded = load_ner_dataset({"train": tmp_path / "a.txt", "dev": str(tmp_path / "b.conll")})
+    assert sorted(loaded) == ["train", "validation"]
+    assert loaded["validation"]["ner_tags"][:] == [["B-LOC"]]
+    with pytest.raises(FileNotFoundError, match=r"split 'test': .*nope.txt does not exist"):
+        load_ner_dataset({"test": tmp_path / "nope.txt"})
+
+
+def test_single_file_with_a_split_alias(tmp_path):
+    assert list(load_ner_dataset(write(tmp_path / "devel.tsv", "a\tO\n"))) == ["validation"]
+    assert list(load_ner_dataset(write(tmp_path / "eng.testb", "a\tO\n"))) == ["test"]
+
+
+# ------------------------------------------------------------------------------------------ one tag scheme
+
+
+def lines(*sentences: str) -> str:
+    """Sentences of 'token TAG' words, one line per token, blank lines between sentences."""
+    return "\n\n".join(
+        "\n".join(word.replace(" ", "\t") for word in sentence.split(",")) for sentence in sentences
     )
-    assert len(out["input_ids"]) > 2
-    assert all(len(ids) <= max_length for ids in out["input_ids"])
-    assert all(len(ids) == len(labels) for ids, labels in zip(out["input_ids"], out["labels"], strict=True))
-    assert labelled_word_positions(out) == [LABEL2ID[tag] for tag in tags]
-    assert [word for row in out["tokens"] for word in row] == words
-    assert [tag for row in out["ner_tags"] for tag in row] == tags
-    assert all(row_labels.count(-100) < len(row_labels) for row_labels in out["labels"])
 
 
-def test_stride_words_repeat_unlabelled_context(tokenizer):
-    words = "the a an of in to and is was at on for".split()  # one sub-token each
-    tags = ["O", "B-PER", "I-PER", "O", "B-LOC", "O", "B-PER", "O", "B-LOC", "I-LOC", "O", "B-PER"]
-    batch = {"tokens": [words], "ner_tags": [tags]}
-    ids = [LABEL2ID[tag] for tag in tags]
-    plain = tokenize_and_align(batch, tokenizer, LABEL2ID, max_length=8)
-    assert plain["tokens"] == [words[0:6], words[6:12]]
-    assert plain["labels"][1] == [-100, *ids[6:12], -100]
-    # budget 6 sub-tokens; 2 context words (at most half the budget) then 4 new words per row
-    strided = tokenize_and_align(batch, tokenizer, LABEL2ID, max_length=8, stride_words=2)
-    assert strided["tokens"] == [words[0:6], words[6:10], words[10:12]]
-    assert tokenizer.convert_ids_to_tokens(strided["input_ids"][1]) == ["[CLS]", *words[4:10], "[SEP]"]
-    assert strided["labels"][1] == [-100, -100, -100, *ids[6:10], -100]
-    assert strided["labels"][2] == [-100, -100, -100, *ids[10:12], -100]
+@pytest.mark.parametrize(
+    ("text", "places", "schemes"),
+    [
+        # a B- entity in an otherwise IO file
+        (lines("John I-PER,sings O", "in O,Paris I-LOC", "in O,Rome B-LOC"), [":1: 'I-PER'", ":8: 'B-LOC'"],
+         "IO/IOB1 and IOB2"),
+        # an S- tag in IOB2
+        (lines("John B-PER,Smith I-PER,sings O", "in O,Paris S-LOC"), [":6: 'S-LOC'", ":3: 'O' cannot follow"],
+         "BIOES and IOB2"),
+        # BIOES and BILOU letters
+        (lines("Ann S-PER", "Bob B-PER,Lee L-PER"), [":1: 'S-PER'", ":4: 'L-PER'"], "BIOES and BILOU"),
+        # one sentence mixing IO and IOB2 by itself
+        (lines("a O,b I-PER,c B-LOC"), [":2: 'I-PER'", ":3: 'B-LOC'"], "IO/IOB1 and IOB2"),
+    ],
+)  # fmt: skip
+def test_a_file_that_mixes_schemes_names_file_lines_and_both_schemes(tmp_path, text, places, schemes):
+    path = write(tmp_path / "train.txt", text + "\n")
+    for read in (read_column_file, load_ner_dataset):
+        with pytest.raises(MixedSchemeError) as info:
+            read(path)
+        message = str(info.value)
+        assert f"the tags mix {schemes}" in message
+        for place in places:
+            assert f"{path}{place}" in message
+        assert "tag_scheme='IOB2'" in message
 
 
-def test_split_rows_through_dataset_map(tokenizer):
+def test_iob1_is_not_a_mix(tmp_path):
+    path = write(tmp_path / "train.txt", lines("a O,b I-PER,c B-PER,d O") + "\n")
+    assert read_column_file(path)[0]["ner_tags"] == ["O", "I-PER", "B-PER", "O"]
+
+
+def test_files_of_one_folder_must_share_one_scheme(tmp_path):
+    write(tmp_path / "train.txt", lines("John I-PER,sings O") + "\n")
+    write(tmp_path / "test.txt", lines("in O,Paris B-LOC") + "\n")
+    with pytest.raises(MixedSchemeError, match=r"test.txt:2: 'B-LOC'") as info:
+        load_ner_dataset(tmp_path)
+    assert f"{tmp_path / 'train.txt'}:1: 'I-PER'" in str(info.value)
+
+
+def test_a_dataset_that_mixes_schemes_names_split_row_and_position():
+    train = datasets.Dataset.from_dict({"tokens": [["a", "b"]] * 3, "ner_tags": [["O", "I-PER"]] * 3})
+    test = datasets.Dataset.from_dict({"tokens": [["a", "b"]], "ner_tags": [["S-PER", "O"]]})
+    with pytest.raises(MixedSchemeError) as info:
+        load_ner_dataset(datasets.DatasetDict({"train": train, "test": test}))
+    assert "split 'train', row 0, position 1: 'I-PER'" in str(info.value)
+    assert "split 'test', row 0, position 0: 'S-PER'" in str(info.value)
+
+
+def test_a_named_scheme_reads_a_mixed_file_leniently_with_a_warning(tmp_path, caplog):
+    path = write(tmp_path / "train.txt", lines("John I-PER,Smith I-PER,sings O", "in O,Rome B-LOC") + "\n")
+    with caplog.at_level(logging.WARNING, logger="label_semantics.scheme_check"):
+        rows = load_ner_dataset(path, tag_scheme="IOB2")["train"]
+    assert rows["ner_tags"][:] == [["B-PER", "I-PER", "O"], ["O", "B-LOC"]]  # valid IOB2 now
+    assert "1 sentence(s) are not valid IOB2" in caplog.text and f"{path}:1: 'I-PER'" in caplog.text
+    assert read_column_file(path, tag_scheme="iob2")[0]["ner_tags"] == ["B-PER", "I-PER", "O"]
+    bilou = write(tmp_path / "bilou.txt", lines("Ann U-PER", "Bob B-PER") + "\n")
+    assert read_column_file(bilou, tag_scheme="BILOU")[1]["ner_tags"] == ["U-PER"]
+
+
+def test_a_tag_foreign_to_the_named_scheme_is_an_error(tmp_path):
+    path = write(tmp_path / "train.txt", lines("John I-PER", "in O,Rome B-LOC") + "\n")
+    with pytest.raises(
+        MixedSchemeError, match=rf"{re.escape(str(path))}:4: 'B-LOC' does not exist in the IO"
+    ):
+        load_ner_dataset(path, tag_scheme="IO")
+    with pytest.raises(SchemeError, match="unknown tag scheme 'IOB3'"):
+        load_ner_dataset(path, tag_scheme="IOB3")
+
+
+def test_check_tag_scheme_rewrites_a_dataset_only_when_a_named_scheme_needs_it():
     ds = datasets.Dataset.from_dict(
-        {"tokens": [["john"] * 10, ["paris"]], "ner_tags": [["B-PER"] + ["I-PER"] * 9, ["B-LOC"]]},
-        features=NER_FEATURES,
+        {"tokens": [["a", "b"]] * 2, "ner_tags": [["O", "I-PER"], ["B-PER", "O"]]}
     )
-    encoded = ds.map(
-        tokenize_and_align,
-        batched=True,
-        fn_kwargs={"tokenizer": tokenizer, "label2id": LABEL2ID, "max_length": 6},
-    )
-    assert encoded.num_rows == 4  # 4 + 4 + 2 words, then the short sentence
-    assert encoded["tokens"][:] == [["john"] * 4, ["john"] * 4, ["john"] * 2, ["paris"]]
-    assert encoded["labels"][0] == [-100, 1, 2, 2, 2, -100]
+    with pytest.raises(MixedSchemeError):
+        check_tag_scheme(ds)
+    scheme, fixed = check_tag_scheme(ds, tag_scheme="IOB2")
+    assert scheme == "IOB2" and fixed["ner_tags"][:] == [["O", "B-PER"], ["B-PER", "O"]]
+    clean = datasets.Dataset.from_dict({"tokens": [["a"]], "ner_tags": [["B-PER"]]})
+    assert check_tag_scheme(clean) == ("IOB2", clean)
 
 
-def test_word_longer_than_window_keeps_its_label_and_warns(tokenizer, caplog):
-    words, tags = ["john", "abcdefghijkl", "paris"], ["B-PER", "O", "B-LOC"]
-    with caplog.at_level(logging.WARNING, logger="label_semantics.data"):
-        out = tokenize_and_align({"tokens": [words], "ner_tags": [tags]}, tokenizer, LABEL2ID, max_length=6)
-    assert "'abcdefghijkl' has 12 sub-tokens" in caplog.text
-    assert labelled_word_positions(out) == [1, 0, 3]
-    assert all(len(ids) <= 6 for ids in out["input_ids"])
+# ------------------------------------------------------------------------------------------ sources and settings
 
 
-def test_word_without_sub_tokens_becomes_unknown_and_keeps_its_label(tokenizer):
-    words, tags = ["john", "\u200b", "paris"], ["B-PER", "B-LOC", "I-LOC"]
-    assert tokenizer(words, is_split_into_words=True).word_ids().count(1) == 0  # the premise
-    out = tokenize_and_align({"tokens": [words], "ner_tags": [tags]}, tokenizer, LABEL2ID)
-    assert labelled_word_positions(out) == [1, 3, 4]
-    assert tokenizer.unk_token_id in out["input_ids"][0]
-    assert out["tokens"] == [words]
+def test_a_missing_relative_path_is_no_such_folder_and_says_what_the_hub_said(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def offline(name, **kwargs):
+        raise ConnectionError(f"Couldn't reach {name!r} on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(data_module.datasets, "load_dataset", offline)
+    with pytest.raises(FileNotFoundError) as info:
+        load_ner_dataset("typo/dir")
+    message = str(info.value)
+    assert f"no such file or folder {tmp_path / 'typo' / 'dir'}" in message
+    assert "read as a Hub data set name, it failed too: Couldn't reach 'typo/dir'" in message
+    # a relative path whose first folder exists here is a path: the Hub is not asked
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(data_module.datasets, "load_dataset", lambda *a, **k: pytest.fail("hub was queried"))
+    with pytest.raises(FileNotFoundError, match=r"data/wnut does not exist: no such file or folder"):
+        load_ner_dataset("data/wnut")
 
 
-def test_unknown_tag_names_tag_and_known_labels(tokenizer):
-    batch = {"tokens": [["a"], ["b"]], "ner_tags": [["O"], ["B-ORG"]]}
-    with pytest.raises(
-        UnknownLabelError, match=r"row 1: the tag 'B-ORG' is not in label2id.*'B-LOC'.*convert_scheme"
-    ):
-        tokenize_and_align(batch, tokenizer, LABEL2ID)
-    with pytest.raises(UnknownLabelError, match=r"integer 7.*load_ner_dataset"):
-        tokenize_and_align({"tokens": [["a"]], "ner_tags": [[7]]}, tokenizer, LABEL2ID)
+def test_settings_a_source_does_not_use_are_errors_not_ignored(tmp_path, column_folder):
+    ds = datasets.Dataset.from_dict({"tokens": [["a"]], "ner_tags": [["O"]]})
+    with pytest.raises(TypeError, match=r"tag_column=1 only applies to column files"):
+        load_ner_dataset(ds, tag_column=1)
+    with pytest.raises(TypeError, match=r"\['revision'\] only apply to a Hub name"):
+        load_ner_dataset(column_folder, revision="main")
 
 
-def test_slow_tokenizer_is_rejected():
-    with pytest.raises(
-        SlowTokenizerError, match=r"CanineTokenizer is a Python \('slow'\) tokenizer.*AutoTokenizer"
-    ):
-        tokenize_and_align({"tokens": [["a"]], "ner_tags": [["O"]]}, CanineTokenizer(), LABEL2ID)
+def test_class_label_id_outside_the_names_is_an_error():
+    # -1 is datasets' "no label": it used to become the last name ('I-LOC') without a word
+    ds = class_label_dataset([["John", "x"]], [[1, -1]])
+    with pytest.raises(NERDatasetError, match=r"split 'train', row 0, position 1: the ClassLabel id -1"):
+        load_ner_dataset(ds)
 
 
-def test_bad_arguments_and_rows(tokenizer):
-    batch = {"tokens": [["a"]], "ner_tags": [["O"]]}
-    with pytest.raises(ValueError, match="max_length=2 leaves no room"):
-        tokenize_and_align(batch, tokenizer, LABEL2ID, max_length=2)
-    with pytest.raises(ValueError, match="stride_words=-1 must be >= 0"):
-        tokenize_and_align(batch, tokenizer, LABEL2ID, stride_words=-1)
-    with pytest.raises(NERDatasetError, match="row 0 of the batch has 2 tokens but 1 tags"):
-        tokenize_and_align({"tokens": [["a", "b"]], "ner_tags": [["O"]]}, tokenizer, LABEL2ID)
+def test_tokens_that_are_not_word_lists_are_an_error():
+    ds = datasets.Dataset.from_dict({"tokens": ["John sings"], "ner_tags": [["B-PER", "O"]]})
+    with pytest.raises(NERDatasetError, match=r"tokens column has features .*list of words"):
+        load_ner_dataset(ds)
 
 
-def test_default_max_length_comes_from_the_tokenizer(tokenizer):
-    tokenizer.model_max_length = 5
-    out = tokenize_and_align({"tokens": [["john"] * 7], "ner_tags": [["O"] * 7]}, tokenizer, LABEL2ID)
-    assert [len(ids) for ids in out["input_ids"]] == [5, 5, 3]
+def test_duplicate_split_names_keep_one_copy(column_folder):
+    assert list(load_ner_dataset(column_folder, splits=["dev", "validation"])) == ["validation"]
 
 
-# ------------------------------------------------------------------------------------------ collator
+# ------------------------------------------------------------------------------------------ shipped samples
 
 
-def test_collator_pads_inputs_and_labels(tokenizer):
-    out = tokenize_and_align(
-        {"tokens": [["john", "xyz"], ["paris"]], "ner_tags": [["B-PER", "O"], ["B-LOC"]]}, tokenizer, LABEL2ID
-    )
-    rows = [{key: values[i] for key, values in out.items()} for i in range(2)]
-    batch = NERDataCollator(tokenizer)(rows)
-    assert set(batch) == {"input_ids", "token_type_ids", "attention_mask", "labels"}
-    assert batch["input_ids"].shape == batch["labels"].shape == (2, 6)
-    assert batch["labels"].dtype == torch.int64
-    assert batch["labels"].tolist() == [[-100, 1, 0, -100, -100, -100], [-100, 3, -100, -100, -100, -100]]
-    assert batch["attention_mask"].tolist() == [[1] * 6, [1, 1, 1, 0, 0, 0]]
-    assert batch["input_ids"][1, 3:].tolist() == [tokenizer.pad_token_id] * 3
-    assert batch["token_type_ids"][1].tolist() == [0] * 6
+def test_shipped_samples_load_and_give_a_5_shot_support_set():
+    from label_semantics.sampling import sample_support_set
+
+    source = load_ner_dataset(SAMPLE_DATA / "wnut17-sample")
+    target = load_ner_dataset(SAMPLE_DATA / "crossner-literature-sample")
+    assert {name: len(part) for name, part in source.items()} == {"train": 1000}
+    assert {name: len(part) for name, part in target.items()} == {"train": 100, "test": 200}
+    assert sample_support_set(target["train"]["ner_tags"], 5, seed=0)
+    for folder in ("wnut17-sample", "crossner-literature-sample"):
+        assert (SAMPLE_DATA / folder / "LICENSE").is_file()
+    size = sum(path.stat().st_size for path in SAMPLE_DATA.rglob("*") if path.is_file())
+    assert size < 300_000
 
 
-def test_collator_pad_to_multiple_of(tokenizer):
-    batch = NERDataCollator(tokenizer, pad_to_multiple_of=8)(
-        [{"input_ids": [2, 5, 3], "labels": [-100, 0, -100]}]
-    )
-    assert batch["input_ids"].shape == (1, 8)
-    assert batch["labels"][0].tolist() == [-100, 0] + [-100] * 6
+@pytest.mark.parametrize(
+    ("sample", "original"),
+    [
+        ("wnut17-sample/train.conll", "ner/wnut17/train.conll"),
+        ("crossner-literature-sample/train.txt", "ner/crossner/literature/train.txt"),
+        ("crossner-literature-sample/test.txt", "ner/crossner/literature/test.txt"),
+    ],
+)
+def test_shipped_samples_are_unchanged_prefixes_of_the_originals(shared_data, sample, original):
+    copied = (SAMPLE_DATA / sample).read_bytes()
+    assert (shared_data / original).read_bytes().startswith(copied)
