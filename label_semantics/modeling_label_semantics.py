@@ -492,11 +492,24 @@ def _load_tokenizer(path, kwargs: dict, subfolder: str | None = None):
         if not os.path.isdir(os.path.join(str(path), subfolder)):
             return None
         options["subfolder"] = subfolder
+    folder = os.path.join(str(path), subfolder or "")
+    saved = os.path.isdir(folder) and any(os.path.exists(os.path.join(folder, f)) for f in _TOKENIZER_FILES)
     try:
         return AutoTokenizer.from_pretrained(path, **options)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # a corrupt file raises anything from KeyError to a tokenizers exception
+        if saved:
+            raise ValueError(
+                f"The tokenizer saved in {folder!r} cannot be loaded ({type(err).__name__}: {err}). The folder is "
+                f"damaged or was written by an incompatible version: save the model again, or replace the folder's "
+                f"tokenizer files with tokenizer.save_pretrained({folder!r})."
+            ) from err
+        if not isinstance(err, (OSError, ValueError)):
+            raise
         logger.info("No tokenizer loaded from %s: %s", path, err)
         return None
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
 # save_pretrained copies this file and its relative imports next to the weights and writes `auto_map`, so the folder

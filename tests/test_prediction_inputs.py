@@ -27,3 +27,14 @@ def test_a_bad_batch_size_is_a_clear_error(model, batch_size):
     # failed before: batch_size=-1 raised TypeError: 'NoneType' object is not subscriptable, 0 a range() error
     with pytest.raises(ValueError, match=rf"batch_size={batch_size!r} must be a positive whole number"):
         model.predict("john smith", batch_size=batch_size)
+
+
+def test_a_corrupt_label_tokenizer_is_a_clear_error(tiny_encoder_dir, tmp_path):
+    # failed before: KeyError: 'added_tokens'
+    model = LabelSemanticsForTokenClassification.from_encoder(
+        tiny_encoder_dir, labels=["O", "B-PER", "I-PER"], label_encoder_name_or_path=tiny_encoder_dir
+    )
+    model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "label_tokenizer" / "tokenizer.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"label_tokenizer.*cannot be loaded.*save the model again"):
+        LabelSemanticsForTokenClassification.from_pretrained(tmp_path / "m")
