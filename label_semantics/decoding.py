@@ -2,13 +2,24 @@
 
 `argmax_decode` picks the best label of each token on its own; `viterbi_decode` picks the best
 sequence among those the tag scheme allows (no ``I-PER`` after ``O`` in IOB2, every BIOES entity
-closed), using the masks of `allowed_transitions`. `tags_to_spans` reads the entities of any scheme.
+closed). `tags_to_spans` reads the entities of any scheme.
+
+Transitions are *collapsed* (Hou et al., 2020): whether, and how well, a tag may follow another depends
+only on their prefix classes (``O B I E S``, BILOU letters read as BIOES) and on whether both name the
+same entity type. `TagStructure` holds that view of a label set, built once and cached; with it
+`viterbi_decode_batch` runs in ``O(T * L)`` for ``L`` labels instead of ``O(T * L^2)``: the best
+predecessor of a tag of type ``X`` is, per prefix class, either the best tag of type ``X`` or the best
+tag of another type, and the latter is the best of the class unless that one has type ``X``, in which
+case it is the second best. Learned collapsed transitions (`crf.CollapsedCRF`) plug into the same decoder.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -18,8 +29,28 @@ from .verbalizer import is_valid_transition, normalize_scheme, split_tag, tags_t
 logger = logging.getLogger(__name__)
 
 _VERY_NEGATIVE = -1e30  # -inf scores are clamped here so that only forbidden transitions are -inf
+# A dense [B, L, L] step takes two tensor calls, the O(L) collapsed one about fifteen: below this many
+# B * L * L cells the dense one is faster (measured: L up to ~250 alone, ~45 in batches of 32).
+_DENSE_MAX_CELLS = 65536
 
-__all__ = ["allowed_transitions", "argmax_decode", "scheme_from_labels", "tags_to_spans", "viterbi_decode"]
+PREFIX_CLASSES = ("O", "B", "I", "E", "S")
+"""The abstract tags transitions are defined on; ``L-``/``U-`` are read as ``E-``/``S-``."""
+NUM_PREFIX_CLASSES = len(PREFIX_CLASSES)
+_CLASS_OF_PREFIX = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4, "L": 3, "U": 4}
+_SCHEME_PREFIXES = {"IO": "OI", "IOB1": "OBI", "IOB2": "OBI", "BIOES": "OBIES"}
+
+__all__ = [
+    "NUM_PREFIX_CLASSES",
+    "PREFIX_CLASSES",
+    "TagStructure",
+    "allowed_transitions",
+    "argmax_decode",
+    "pad_sentences",
+    "scheme_from_labels",
+    "tags_to_spans",
+    "viterbi_decode",
+    "viterbi_decode_batch",
+]
 
 
 def scheme_from_labels(labels: Sequence[str]) -> str:
@@ -42,13 +73,212 @@ def scheme_from_labels(labels: Sequence[str]) -> str:
     return "IOB2" if "B" in prefixes else "IO"
 
 
+def _abstract_rules(scheme: str) -> tuple[Tensor, Tensor, Tensor]:
+    """The scheme's rules on abstract tags, read from `is_valid_transition` itself so they match exactly.
+
+    Returns ``allowed`` (bool ``[5, 5, 2]``: previous class, next class, same type), ``start`` and ``end``
+    (bool ``[5]``). Classes the scheme lacks, and "same type" next to ``O``, are never allowed.
+    """
+    size = NUM_PREFIX_CLASSES
+    allowed = torch.zeros(size, size, 2, dtype=torch.bool)
+    start = torch.zeros(size, dtype=torch.bool)
+    end = torch.zeros(size, dtype=torch.bool)
+    present = _SCHEME_PREFIXES[scheme]
+
+    def tag(prefix: str, entity_type: str) -> str:
+        return "O" if prefix == "O" else f"{prefix}-{entity_type}"
+
+    for p in present:
+        i = _CLASS_OF_PREFIX[p]
+        start[i] = is_valid_transition(None, tag(p, "X"), scheme)
+        end[i] = is_valid_transition(tag(p, "X"), None, scheme)
+        for q in present:
+            j = _CLASS_OF_PREFIX[q]
+            allowed[i, j, 0] = is_valid_transition(tag(p, "X"), tag(q, "Y"), scheme)
+            if p != "O" and q != "O":
+                allowed[i, j, 1] = is_valid_transition(tag(p, "X"), tag(q, "X"), scheme)
+    return allowed, start, end
+
+
+@dataclass(frozen=True, eq=False)
+class TagStructure:
+    """A label set seen through collapsed transitions: per label, its prefix class and entity type.
+
+    Build it with `TagStructure.from_labels` (cached per label set and scheme) and pass it to
+    `viterbi_decode_batch` or `crf.CollapsedCRF`; it is small (a few ``[L]`` tensors) and immutable.
+
+    Attributes:
+        labels (`tuple[str, ...]`): the ``L`` labels in column order.
+        scheme (`str`): the canonical scheme (one of `verbalizer.SCHEMES`).
+        types (`tuple[str, ...]`): the ``K`` entity types in order of first appearance.
+        prefix_ids (`Tensor` of shape `[L]`): each label's class, an index into `PREFIX_CLASSES`.
+        type_ids (`Tensor` of shape `[L]`): each label's type index; ``K`` (the *none* slot) for ``O``.
+        slot_labels (`Tensor` of shape `[5, K + 1, D]`): the labels of each (class, type) pair, ascending,
+            padded with ``L``; ``D`` is the largest number of labels sharing a pair (1 unless labels repeat).
+        slot_index, slot_padding (`Tensor` of shape `[5 * (K + 1) * D]`): `slot_labels` flattened with the
+            padding read from label 0, and ``-inf`` there (0 elsewhere), so one ``index_select`` fills the slots.
+        candidate_cells (`Tensor` of shape `[N, L]`): for each label, where its possible predecessors are
+            summarised: flat indices into a ``[5, 2, K + 1]`` grid (previous class, other/same type, slot),
+            one per (previous class, same type) move the scheme allows into the label's class; ``N <= 5``.
+        candidate_transitions (`Tensor` of shape `[N, L]`): the matching flat index into the ``[5, 5, 2]``
+            transition scores; ``50`` marks padding.
+        allowed (`Tensor` of shape `[5, 5, 2]`): whether the scheme lets a tag of class ``j`` follow one of
+            class ``i``, for another type (``[..., 0]``) or the same type (``[..., 1]``).
+        start_allowed, end_allowed (`Tensor` of shape `[5]`): whether a class may begin / end a sentence.
+
+    Example:
+
+    ```python
+    >>> structure = TagStructure.from_labels(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    >>> structure.scheme, structure.types, structure.prefix_ids.tolist()
+    ('IOB2', ('PER', 'LOC'), [0, 1, 2, 1, 2])
+    ```
+    """
+
+    labels: tuple[str, ...]
+    scheme: str
+    types: tuple[str, ...]
+    prefix_ids: Tensor
+    type_ids: Tensor
+    slot_labels: Tensor
+    slot_index: Tensor
+    slot_padding: Tensor
+    candidate_cells: Tensor
+    candidate_transitions: Tensor
+    allowed: Tensor
+    start_allowed: Tensor
+    end_allowed: Tensor
+    _on_device: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def num_labels(self) -> int:
+        """`int`: the number of labels ``L``."""
+        return len(self.labels)
+
+    @property
+    def num_types(self) -> int:
+        """`int`: the number of entity types ``K``."""
+        return len(self.types)
+
+    @classmethod
+    def from_labels(cls, labels: Sequence[str], scheme: str | None = None) -> TagStructure:
+        """The structure of a label set, built in ``O(L)`` and cached (the last 64 label sets).
+
+        Args:
+            labels (`Sequence[str]`):
+                The label names in model order (``id2label`` values).
+            scheme (`str`, *optional*):
+                ``"IO"``, ``"IOB1"``, ``"IOB2"``, ``"BIOES"`` or ``"BILOU"``; guessed by `scheme_from_labels`
+                when omitted.
+
+        Returns:
+            `TagStructure`: on the CPU; `TagStructure.to` moves it.
+
+        Raises:
+            `InvalidTagError`: a label is malformed or its prefix does not exist in ``scheme``.
+        """
+        if isinstance(labels, str):
+            raise ValueError(
+                f"labels must be a list of label names, got the string {labels!r}; e.g. ['O', 'B-PER']"
+            )
+        try:
+            return _cached_structure(tuple(labels), scheme)
+        except TypeError:  # an unhashable label: build it uncached, which names the bad label
+            return cls._build(list(labels), scheme)
+
+    @classmethod
+    def _build(cls, labels: Sequence[str], scheme: str | None) -> TagStructure:
+        scheme = scheme_from_labels(labels) if scheme is None else normalize_scheme(scheme)
+        types: dict[str, int] = {}
+        prefix_ids, type_ids = [], []
+        for label in labels:
+            is_valid_transition(
+                None, label, scheme
+            )  # raises InvalidTagError for a malformed or foreign label
+            prefix, entity_type = split_tag(label)
+            prefix_ids.append(_CLASS_OF_PREFIX[prefix])
+            type_ids.append(-1 if entity_type is None else types.setdefault(entity_type, len(types)))
+        none = len(types)
+        type_ids = [none if t < 0 else t for t in type_ids]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, key in enumerate(zip(prefix_ids, type_ids, strict=True)):
+            groups.setdefault(key, []).append(index)
+        depth = max((len(g) for g in groups.values()), default=1)
+        slot_labels = torch.full((NUM_PREFIX_CLASSES, none + 1, depth), len(labels), dtype=torch.long)
+        for (p, t), members in groups.items():
+            slot_labels[p, t, : len(members)] = torch.tensor(members)
+        allowed, start, end = _abstract_rules(scheme)
+        present = sorted(set(prefix_ids))
+        size, slots = NUM_PREFIX_CLASSES, none + 1
+        moves = {q: [(c, s) for c in present for s in (0, 1) if allowed[c, q, s]] for q in present}
+        width = max((len(m) for m in moves.values()), default=1) or 1
+        cells = torch.zeros(width, len(labels), dtype=torch.long)
+        scores = torch.full((width, len(labels)), size * size * 2, dtype=torch.long)
+        for j, (q, k) in enumerate(zip(prefix_ids, type_ids, strict=True)):
+            for n, (c, s) in enumerate(moves[q]):
+                cells[n, j] = (c * 2 + s) * slots + k
+                scores[n, j] = (c * size + q) * 2 + s
+        return cls(
+            labels=tuple(labels),
+            scheme=scheme,
+            types=tuple(types),
+            prefix_ids=torch.tensor(prefix_ids, dtype=torch.long),
+            type_ids=torch.tensor(type_ids, dtype=torch.long),
+            slot_labels=slot_labels,
+            slot_index=slot_labels.flatten().clamp(max=max(len(labels) - 1, 0)),
+            slot_padding=torch.zeros(slot_labels.numel()).masked_fill(
+                slot_labels.flatten() == len(labels), -math.inf
+            ),
+            candidate_cells=cells,
+            candidate_transitions=scores,
+            allowed=allowed,
+            start_allowed=start,
+            end_allowed=end,
+        )
+
+    def to(self, device: torch.device | str) -> TagStructure:
+        """This structure with its tensors on ``device`` (the copy is kept, so calling again is free)."""
+        device = torch.device(device)
+        if self.prefix_ids.device == device:
+            return self
+        if device not in self._on_device:
+            moved = {f.name: getattr(self, f.name).to(device) for f in fields(self) if f.type == "Tensor"}
+            self._on_device[device] = TagStructure(self.labels, self.scheme, self.types, **moved)
+        return self._on_device[device]
+
+    def same_type(self) -> Tensor:
+        """`Tensor` (bool ``[L, L]``): whether two labels name the same entity type (never for ``O``)."""
+        return (self.type_ids[:, None] == self.type_ids[None, :]) & (self.type_ids != self.num_types)[:, None]
+
+    def candidate_scores(self, transitions: Tensor, padding: float = float("-inf")) -> Tensor:
+        """`Tensor` ``[N, L]``: the ``[5, 5, 2]`` scores read at `candidate_transitions` (``padding`` there)."""
+        flat = torch.cat([transitions.flatten(), transitions.new_full((1,), padding)])
+        return flat[self.candidate_transitions]
+
+    def dense_scores(self, transitions: Tensor) -> Tensor:
+        """`Tensor` ``[L, L]``: the ``[5, 5, 2]`` collapsed scores expanded to every pair of labels."""
+        prefix = self.prefix_ids
+        return transitions[prefix[:, None], prefix[None, :], self.same_type().long()]
+
+    def dense_masks(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The ``[L, L]``, ``[L]``, ``[L]`` masks of `allowed_transitions` (``O(L^2)`` memory, vectorised)."""
+        prefix = self.prefix_ids
+        return self.dense_scores(self.allowed), self.start_allowed[prefix], self.end_allowed[prefix]
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_structure(labels: tuple[str, ...], scheme: str | None) -> TagStructure:
+    return TagStructure._build(labels, scheme)
+
+
 def allowed_transitions(labels: Sequence[str], scheme: str | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Masks of the label transitions a tag scheme allows.
 
     IO allows everything; IOB2 allows ``I-X`` only after ``B-X`` or ``I-X`` (so not first); IOB1 allows
     ``B-X`` only after ``B-X`` or ``I-X``; BIOES runs the full automaton: ``B-X``/``I-X`` must be followed
     by ``I-X``/``E-X``, ``I-X``/``E-X`` must follow ``B-X``/``I-X``, and a sentence can neither start with
-    ``I-``/``E-`` nor end with ``B-``/``I-``.
+    ``I-``/``E-`` nor end with ``B-``/``I-``. The decoders do not need these ``[L, L]`` masks (they use
+    `TagStructure`); they are kept for inspection.
 
     Args:
         labels (`Sequence[str]`):
@@ -65,23 +295,16 @@ def allowed_transitions(labels: Sequence[str], scheme: str | None = None) -> tup
     Raises:
         `InvalidTagError`: a label is malformed or its prefix does not exist in ``scheme``.
     """
-    scheme = scheme_from_labels(labels) if scheme is None else normalize_scheme(scheme)
-    size = len(labels)
-    transitions = torch.zeros(size, size, dtype=torch.bool)
-    for i, previous in enumerate(labels):
-        for j, tag in enumerate(labels):
-            transitions[i, j] = is_valid_transition(previous, tag, scheme)
-    start = torch.tensor([is_valid_transition(None, tag, scheme) for tag in labels], dtype=torch.bool)
-    end = torch.tensor([is_valid_transition(tag, None, scheme) for tag in labels], dtype=torch.bool)
-    return transitions, start, end
+    return TagStructure.from_labels(labels, scheme).dense_masks()
 
 
 def _check_scores(scores: Tensor, labels: Sequence[str] | None = None) -> None:
     if not isinstance(scores, Tensor) or scores.dim() != 2:
         shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
         raise ValueError(
-            f"scores must be a [T, L] tensor for one sentence, got {shape}; decode a batch one sentence "
-            f"at a time, e.g. viterbi_decode(logits[0].log_softmax(-1), labels)"
+            f"scores must be a [T, L] tensor for one sentence, got {shape}; decode a batch with "
+            f"viterbi_decode_batch(scores, TagStructure.from_labels(labels), mask), or one sentence at a "
+            f"time, e.g. viterbi_decode(logits[0].log_softmax(-1), labels)"
         )
     if labels is not None and scores.shape[1] != len(labels):
         raise ValueError(
@@ -104,12 +327,275 @@ def argmax_decode(scores: Tensor) -> list[int]:
     return scores.argmax(dim=-1).tolist()
 
 
+def _short(labels: Sequence[str], limit: int = 12) -> str:
+    if len(labels) <= limit:
+        return repr(list(labels))
+    return f"[{', '.join(map(repr, labels[:limit]))}, ...] ({len(labels)} labels)"
+
+
+def check_transitions(
+    transitions: Tensor | None, start_transitions: Tensor | None, end_transitions: Tensor | None
+) -> None:
+    """Check learned collapsed transition scores: shapes ``[5, 5, 2]``, ``[5]``, ``[5]``, no NaN or ``+inf``.
+
+    Raises:
+        `ValueError`: naming the bad tensor, its shape and the expected one.
+    """
+    size = NUM_PREFIX_CLASSES
+    for name, value, shape in (
+        ("transitions", transitions, (size, size, 2)),
+        ("start_transitions", start_transitions, (size,)),
+        ("end_transitions", end_transitions, (size,)),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, Tensor) or tuple(value.shape) != shape:
+            got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(
+                f"{name} must be a tensor of shape {list(shape)} (previous class x next class x same type over "
+                f"the classes {'/'.join(PREFIX_CLASSES)}), got {got}; use the parameters of a "
+                f"CollapsedCRF, e.g. crf.transitions"
+            )
+        if torch.isnan(value).any() or (value == float("inf")).any():
+            raise ValueError(f"{name} hold NaN or +inf; only finite scores and -inf (forbidden) are allowed")
+
+
+def expand_transitions(
+    structure: TagStructure,
+    transitions: Tensor | None = None,
+    start_transitions: Tensor | None = None,
+    end_transitions: Tensor | None = None,
+    forbidden: float = float("-inf"),
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Learned collapsed scores plus the scheme's hard constraints (``forbidden`` where not allowed).
+
+    Returns:
+        `tuple[Tensor, Tensor, Tensor]`: ``[5, 5, 2]``, ``[5]`` and ``[5]`` on the structure's device; all
+        zero where allowed when no learned scores are given.
+    """
+    check_transitions(transitions, start_transitions, end_transitions)
+    out = []
+    for mask, learned in (
+        (structure.allowed, transitions),
+        (structure.start_allowed, start_transitions),
+        (structure.end_allowed, end_transitions),
+    ):
+        base = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
+        if learned is not None:
+            base = base + learned.to(device=mask.device, dtype=dtype).clamp(min=forbidden)
+        out.append(base.masked_fill(~mask, forbidden))
+    return tuple(out)
+
+
+def _slot_values(alpha: Tensor, structure: TagStructure) -> Tensor:
+    """``[B, 5, K + 1]``: per (class, type) slot, the best ``alpha`` of its labels (``-inf`` if none)."""
+    shape = structure.slot_labels.shape
+    values = alpha.index_select(1, structure.slot_index) + structure.slot_padding
+    values = values.view(alpha.shape[0], *shape)
+    return values[..., 0] if shape[-1] == 1 else values.amax(dim=-1)
+
+
+def _collapsed_step(alpha: Tensor, structure: TagStructure, candidate_scores: Tensor) -> Tensor:
+    """One max-product step in ``O(L)``: for every next label, the score of its best predecessor.
+
+    Per class, the best slot ``v1`` (of type ``t1``) and the best slot of another type ``v2`` answer "best
+    previous tag of another type than ``k``" for every ``k`` at once: ``v2`` when ``k`` is ``t1``, ``v1``
+    otherwise (and always for ``O``, which has no type). Each label then takes the best of its at most
+    five allowed (previous class, same type) moves, listed in `TagStructure.candidate_cells`.
+
+    Args:
+        alpha (`Tensor` of shape `[B, L]`): best scores of paths ending in each label.
+        candidate_scores (`Tensor` of shape `[N, L]`): the transition score of each candidate move
+            (``-inf`` for padding and forbidden moves).
+
+    Returns:
+        `Tensor` of shape `[B, L]`: the best score of a path reaching each label, before its emission.
+    """
+    none = structure.num_types
+    values = _slot_values(alpha, structure)  # [B, P, S]
+    v1, t1 = values.max(dim=-1, keepdim=True)
+    slot_range = torch.arange(none + 1, device=alpha.device)
+    is_t1 = slot_range == t1
+    v2 = values.masked_fill(is_t1, float("-inf")).amax(dim=-1, keepdim=True)
+    other = torch.where(is_t1 & (slot_range != none), v2, v1)
+    cells = torch.stack([other, values], dim=2).flatten(1)  # [B, P * 2 * S]
+    moves = cells.index_select(1, structure.candidate_cells.flatten()).view(-1, *candidate_scores.shape)
+    return (moves + candidate_scores).amax(dim=1)
+
+
+def _best_predecessor(alpha: Tensor, current: Tensor, structure: TagStructure, transitions: Tensor) -> Tensor:
+    """``[B]``: the best label before ``current`` (``[B]``), the smallest id among ties, in ``O(B * L)``."""
+    none = structure.num_types
+    prefix, types = structure.prefix_ids, structure.type_ids
+    current_type = types[current].unsqueeze(1)
+    same = (types.unsqueeze(0) == current_type) & (current_type != none)  # [B, L]
+    column = transitions[prefix.unsqueeze(0), prefix[current].unsqueeze(1), same.long()]
+    return (alpha + column).argmax(dim=1)
+
+
+def _check_batch(scores: Tensor, structure: TagStructure, mask: Tensor | None) -> Tensor:
+    """Validate ``[B, T, L]`` scores and a left-aligned ``[B, T]`` mask; return the bool mask."""
+    if not isinstance(structure, TagStructure):
+        raise ValueError(
+            f"structure must be a TagStructure, got {type(structure).__name__}; build it once per label set: "
+            f"TagStructure.from_labels(labels, scheme)"
+        )
+    if structure.num_labels == 0:
+        raise ValueError(
+            "the label set is empty; decode over at least one label, e.g. ['O', 'B-PER', 'I-PER']"
+        )
+    if not isinstance(scores, Tensor) or scores.dim() != 3 or scores.shape[2] != structure.num_labels:
+        shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
+        raise ValueError(
+            f"scores must be a [B, T, L] tensor with L = {structure.num_labels} labels, got {shape}; for one "
+            f"sentence use scores.unsqueeze(0)"
+        )
+    if mask is None:
+        return torch.ones(scores.shape[:2], dtype=torch.bool, device=scores.device)
+    if not isinstance(mask, Tensor) or tuple(mask.shape) != tuple(scores.shape[:2]):
+        shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a [B, T] = {list(scores.shape[:2])} tensor, got {shape}")
+    mask = mask.to(device=scores.device, dtype=torch.bool)
+    if (mask[:, 1:] & ~mask[:, :-1]).any():
+        raise ValueError(
+            "mask must be left-aligned (every sentence's positions first, padding after); gather word "
+            "positions first, e.g. crf.pack_positions(scores, labels)"
+        )
+    return mask
+
+
+def viterbi_decode_batch(
+    scores: Tensor,
+    structure: TagStructure,
+    mask: Tensor | None = None,
+    *,
+    transitions: Tensor | None = None,
+    start_transitions: Tensor | None = None,
+    end_transitions: Tensor | None = None,
+) -> list[list[int]]:
+    """The highest-scoring valid label sequence of each sentence of a batch, in ``O(B * T * L)``.
+
+    A sequence scores the sum of its tokens' scores plus, when given, the learned collapsed transition
+    scores (`crf.CollapsedCRF`); transitions the scheme forbids are ``-inf`` whatever is learned. With
+    no learned scores this is the hard-constraint Viterbi of `viterbi_decode`.
+
+    Args:
+        scores (`Tensor` of shape `[B, T, L]`):
+            Per-token scores: log-probabilities for hard-constraint decoding, the CRF's emissions (logits)
+            with learned transitions. ``-inf`` entries are allowed, NaN is not.
+        structure (`TagStructure`):
+            The label set, from `TagStructure.from_labels`.
+        mask (`Tensor` of shape `[B, T]`, *optional*):
+            `True` at the real tokens, left-aligned; all tokens when omitted. A sentence may be empty.
+        transitions (`Tensor` of shape `[5, 5, 2]`, *optional*):
+            Learned scores for (previous class, next class, same type) over `PREFIX_CLASSES`.
+        start_transitions, end_transitions (`Tensor` of shape `[5]`, *optional*):
+            Learned scores for beginning / ending a sentence with each class.
+
+    Returns:
+        `list[list[int]]`: per sentence, as many label ids as it has tokens.
+
+    Raises:
+        `ValueError`: bad shapes, NaN scores, a mask that is not left-aligned, or a sentence for which no
+        valid sequence exists.
+
+    Example:
+
+    ```python
+    >>> structure = TagStructure.from_labels(["O", "B-PER", "I-PER"])
+    >>> scores = torch.tensor([[[0.0, -2.0, -0.1], [-3.0, -2.0, -0.1]]])
+    >>> viterbi_decode_batch(scores, structure)
+    [[0, 1]]
+    ```
+    """
+    mask = _check_batch(scores, structure, mask)
+    if torch.isnan(scores).any():
+        raise ValueError("scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)")
+    batch, length, size = scores.shape
+    if length == 0 or batch == 0:
+        return [[] for _ in range(batch)]
+    structure = structure.to(scores.device)
+    trans, start, end = expand_transitions(structure, transitions, start_transitions, end_transitions)
+    # A -inf score only rules out its label; -inf is kept for forbidden transitions.
+    scores = scores.float().clamp(min=_VERY_NEGATIVE)
+    alpha = scores[:, 0] + start[structure.prefix_ids]
+    dense = structure.dense_scores(trans) if batch * size * size <= _DENSE_MAX_CELLS else None
+    candidate_scores = structure.candidate_scores(trans) if dense is None else None
+    identity = torch.arange(size, device=scores.device).expand(batch, size)
+    history = []  # dense: the backpointers; collapsed: the scores, to find the backpointers again
+    for t in range(1, length):
+        on = mask[:, t, None]
+        if dense is not None:
+            best, pointer = (alpha.unsqueeze(2) + dense).max(dim=1)  # ties: the smallest predecessor id
+            history.append(torch.where(on, pointer, identity))
+        else:
+            history.append(alpha)
+            best = _collapsed_step(alpha, structure, candidate_scores)
+        alpha = torch.where(on, best + scores[:, t], alpha)
+    alpha = alpha + end[structure.prefix_ids]
+    lengths = mask.sum(dim=1)
+    final = alpha.max(dim=1).values
+    bad = (lengths > 0) & ~torch.isfinite(final)
+    if bad.any():
+        b = int(bad.nonzero()[0])
+        given = (transitions, start_transitions, end_transitions)
+        learned = " under the learned transitions" if any(x is not None for x in given) else ""
+        where = "" if batch == 1 else f" (sentence {b} of the batch)"
+        raise ValueError(
+            f"no valid {structure.scheme} sequence of length {int(lengths[b])} exists{learned} for the labels "
+            f"{_short(structure.labels)}{where}; build a complete label set, e.g. labels_from_types(types, "
+            f"scheme)"
+        )
+    current = alpha.argmax(dim=1)
+    path = [current]
+    for t in range(length - 1, 0, -1):
+        if dense is not None:
+            current = history[t - 1].gather(1, current.unsqueeze(1)).squeeze(1)
+        else:  # the best predecessor of the chosen label, found again in O(B * L)
+            previous = _best_predecessor(history[t - 1], current, structure, trans)
+            current = torch.where(mask[:, t], previous, current)
+        path.append(current)
+    rows = torch.stack(path[::-1], dim=1).tolist()
+    return [row[:n] for row, n in zip(rows, lengths.tolist(), strict=True)]
+
+
+def pad_sentences(scores: Sequence[Tensor | None], num_labels: int | None = None) -> tuple[Tensor, Tensor]:
+    """Stack per-sentence ``[T_i, L]`` scores into ``[B, max T_i, L]`` with a left-aligned mask.
+
+    Args:
+        scores (`Sequence[Tensor | None]`):
+            One tensor per sentence; `None` (an empty sentence) counts as zero tokens.
+        num_labels (`int`, *optional*):
+            ``L``, needed only when every entry is `None`.
+
+    Returns:
+        `tuple[Tensor, Tensor]`: the padded scores (padding is 0) and the bool mask.
+    """
+    real = [s for s in scores if s is not None]
+    for s in real:
+        _check_scores(s)
+    size = real[0].shape[1] if real else (num_labels or 0)
+    if any(s.shape[1] != size for s in real):
+        raise ValueError(
+            f"every sentence needs {size} label columns, got {sorted({s.shape[1] for s in real})}"
+        )
+    lengths = torch.tensor([0 if s is None else s.shape[0] for s in scores], dtype=torch.long)
+    device, dtype = (real[0].device, real[0].dtype) if real else (torch.device("cpu"), torch.float32)
+    padded = torch.zeros(len(scores), int(lengths.max()) if real else 0, size, dtype=dtype, device=device)
+    for b, s in enumerate(scores):
+        if s is not None:
+            padded[b, : s.shape[0]] = s
+    return padded, torch.arange(padded.shape[1], device=device) < lengths.to(device).unsqueeze(1)
+
+
 def viterbi_decode(scores: Tensor, labels: Sequence[str], scheme: str | None = None) -> list[int]:
     """The highest-scoring label sequence that the tag scheme allows.
 
-    The score of a sequence is the sum of its tokens' scores; the transitions of `allowed_transitions`
-    are the only constraint (no learned transition weights). The dynamic programme is vectorised over
-    labels and loops over tokens: ``O(T * L^2)``.
+    The score of a sequence is the sum of its tokens' scores; the scheme's transitions are the only
+    constraint (no learned transition weights). Runs `viterbi_decode_batch` on a batch of one, in
+    ``O(T * L)``, with the label set's `TagStructure` cached; decode many sentences with
+    `viterbi_decode_batch` directly.
 
     Args:
         scores (`Tensor` of shape `[T, L]`):
@@ -142,27 +628,4 @@ def viterbi_decode(scores: Tensor, labels: Sequence[str], scheme: str | None = N
         return []
     if torch.isnan(scores).any():
         raise ValueError("scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)")
-    transitions, start, end = (mask.to(scores.device) for mask in allowed_transitions(labels, scheme))
-    # A -inf score only rules out its label; -inf is kept for forbidden transitions.
-    scores = scores.float().clamp(min=_VERY_NEGATIVE)
-    forbidden = torch.tensor(float("-inf"), device=scores.device)
-    transition_scores = torch.where(transitions, 0.0, forbidden)  # [L, L]
-    best = torch.where(start, scores[0], forbidden)  # [L]
-    backpointers = []
-    for t in range(1, scores.shape[0]):
-        candidates = best.unsqueeze(1) + transition_scores  # [L previous, L next]
-        best, pointer = candidates.max(dim=0)
-        best = best + scores[t]
-        backpointers.append(pointer)
-    best = torch.where(end, best, forbidden)
-    if not torch.isfinite(best.max()):
-        raise ValueError(
-            f"no valid {scheme or scheme_from_labels(labels)} sequence of length {scores.shape[0]} exists "
-            f"for the labels {list(labels)!r}; build a complete label set, e.g. "
-            f"labels_from_types(types, scheme)"
-        )
-    path = [int(best.argmax())]
-    for pointer in reversed(backpointers):
-        path.append(int(pointer[path[-1]]))
-    path.reverse()
-    return path
+    return viterbi_decode_batch(scores.unsqueeze(0), TagStructure.from_labels(labels, scheme))[0]

@@ -9,13 +9,21 @@ import torch
 
 from label_semantics import decoding
 from label_semantics.decoding import (
+    TagStructure,
     allowed_transitions,
     argmax_decode,
+    pad_sentences,
     scheme_from_labels,
     tags_to_spans,
     viterbi_decode,
+    viterbi_decode_batch,
 )
-from label_semantics.verbalizer import InvalidTagError, labels_from_types
+from label_semantics.verbalizer import (
+    InvalidTagError,
+    is_valid_transition,
+    labels_from_types,
+    normalize_scheme,
+)
 
 TYPES = ["PER", "LOC"]
 
@@ -217,3 +225,209 @@ def test_argmax_decode():
 def test_tags_to_spans_is_the_verbalizer_function():
     assert decoding.tags_to_spans(["B-PER", "E-PER", "O", "U-LOC"]) == [("PER", 0, 2), ("LOC", 3, 4)]
     assert tags_to_spans(["O", "I-PER", "I-PER"]) == [("PER", 1, 3)]
+
+
+# --- The O(T * L) decoder: TagStructure, batched Viterbi, learned collapsed transitions ---------------
+
+CLASS = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4, "L": 3, "U": 4}
+SCHEMES = ["IO", "IOB1", "IOB2", "BIOES", "BILOU"]
+PATHS = {"dense": 10**12, "collapsed": 0}  # decoding._DENSE_MAX_CELLS that forces each step
+
+
+def path_score(path, labels, scores, transitions=None, start=None, end=None) -> float:
+    """The score of one label path, written from the definition of collapsed transitions."""
+    total = sum(float(scores[t, i]) for t, i in enumerate(path))
+    if transitions is None:
+        return total
+    tags = [labels[i].partition("-") for i in path]
+    total += float(start[CLASS[tags[0][0]]]) + float(end[CLASS[tags[-1][0]]])
+    for (p_prefix, _, p_type), (prefix, _, entity_type) in itertools.pairwise(tags):
+        same = int(p_prefix != "O" and prefix != "O" and p_type == entity_type)
+        total += float(transitions[CLASS[p_prefix], CLASS[prefix], same])
+    return total
+
+
+def brute_force(labels, scheme, scores, transitions=None, start=None, end=None):
+    """The best valid path and its score by enumeration, or None when no path has a finite score."""
+    best, best_score = None, float("-inf")
+    for path in itertools.product(range(len(labels)), repeat=scores.shape[0]):
+        if valid([labels[i] for i in path], scheme):
+            score = path_score(path, labels, scores.clamp(min=-1e30), transitions, start, end)
+            if score > best_score:
+                best, best_score = list(path), score
+    return best, best_score
+
+
+def random_label_set(full: list[str], generator: torch.Generator) -> list[str]:
+    """A random subset of ``full`` in random order, sometimes with a repeated label."""
+    order = torch.randperm(len(full), generator=generator).tolist()
+    labels = [full[i] for i in order[: int(torch.randint(1, len(full) + 1, (1,), generator=generator))]]
+    if torch.rand(1, generator=generator) < 0.3:
+        labels.append(labels[0])
+    return labels
+
+
+def random_transitions(generator: torch.Generator, forbid: float = 0.0):
+    transitions, start, end = (torch.randn(*shape, generator=generator) for shape in ((5, 5, 2), (5,), (5,)))
+    if forbid:
+        for tensor in (transitions, start, end):
+            tensor[torch.rand(tensor.shape, generator=generator) < forbid] = float("-inf")
+    return transitions, start, end
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_structure_masks_equal_is_valid_transition(scheme):
+    generator = torch.Generator().manual_seed(3)
+    full = labels_from_types(["PER", "LOC", "ORG"], scheme)
+    for _ in range(40):
+        labels = random_label_set(full, generator)
+        transitions, start, end = allowed_transitions(labels, scheme)
+        for i, previous in enumerate(labels):
+            assert start[i] == is_valid_transition(None, previous, scheme)
+            assert end[i] == is_valid_transition(previous, None, scheme)
+            for j, tag in enumerate(labels):
+                assert transitions[i, j] == is_valid_transition(previous, tag, scheme), (previous, tag)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("learned", ["none", "random", "with -inf"])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_decoder_equals_brute_force(scheme, learned, path, monkeypatch):
+    monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", PATHS[path])
+    generator = torch.Generator().manual_seed(4)
+    full = labels_from_types(["PER", "LOC"], scheme)
+    checked = errors = 0
+    for trial in range(40):
+        labels = full if trial % 4 == 0 else random_label_set(full, generator)
+        length = int(torch.randint(1, 5, (1,), generator=generator))
+        scores = torch.randn(length, len(labels), generator=generator)
+        if trial % 3 == 0:
+            scores[torch.rand(scores.shape, generator=generator) < 0.25] = float("-inf")
+        learned_scores = {}
+        if learned != "none":
+            names = ("transitions", "start_transitions", "end_transitions")
+            forbid = 0.2 if learned == "with -inf" else 0.0
+            learned_scores = dict(zip(names, random_transitions(generator, forbid), strict=True))
+        best, best_score = brute_force(labels, scheme, scores, *learned_scores.values())
+        structure = TagStructure.from_labels(labels, scheme)
+        if best_score == float("-inf"):
+            with pytest.raises(ValueError, match=f"no valid {normalize_scheme(scheme)} sequence"):
+                viterbi_decode_batch(scores.unsqueeze(0), structure, **learned_scores)
+            errors += 1
+            continue
+        decoded = viterbi_decode_batch(scores.unsqueeze(0), structure, **learned_scores)[0]
+        assert path_score(
+            decoded, labels, scores.clamp(min=-1e30), *learned_scores.values()
+        ) == pytest.approx(best_score, rel=1e-5, abs=1e-4)
+        if best_score > -1e29:  # through a -inf score (clamped to -1e30) paths tie
+            assert decoded == best
+        checked += 1
+    assert checked >= 20 and (errors > 0 or learned == "none" and scheme == "IO") or checked >= 30
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_collapsed_and_dense_steps_break_ties_alike(scheme, monkeypatch):
+    """Integer scores tie often; both steps then pick the smallest predecessor id, like the old decoder."""
+    generator = torch.Generator().manual_seed(5)
+    labels = labels_from_types(["PER", "LOC", "ORG"], scheme)
+    scores = torch.randint(-2, 1, (64, 7, len(labels)), generator=generator).float()
+    transitions = torch.randint(-1, 1, (5, 5, 2), generator=generator).float()
+    structure = TagStructure.from_labels(labels, scheme)
+    results = []
+    for cells in PATHS.values():
+        monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", cells)
+        results.append(viterbi_decode_batch(scores, structure, transitions=transitions))
+        results.append(viterbi_decode_batch(scores, structure))
+    assert results[0] == results[2] and results[1] == results[3]
+    for sentence in range(4):  # and the hard-constraint result is what the one-sentence API gives
+        assert results[1][sentence] == viterbi_decode(scores[sentence], labels, scheme)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("scheme", ["IOB2", "BIOES"])
+def test_batched_equals_per_sentence(scheme, path, monkeypatch):
+    monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", PATHS[path])
+    generator = torch.Generator().manual_seed(6)
+    labels = labels_from_types([f"T{i}" for i in range(6)], scheme)
+    structure = TagStructure.from_labels(labels, scheme)
+    sentences = [torch.randn(n, len(labels), generator=generator).log_softmax(-1) for n in (3, 0, 9, 1, 5)]
+    scores, mask = pad_sentences(sentences)
+    assert scores.shape == (5, 9, len(labels)) and mask.sum(1).tolist() == [3, 0, 9, 1, 5]
+    transitions = random_transitions(generator)
+    for learned in (
+        {},
+        dict(zip(("transitions", "start_transitions", "end_transitions"), transitions, strict=True)),
+    ):
+        batched = viterbi_decode_batch(scores, structure, mask, **learned)
+        one_by_one = [viterbi_decode_batch(s.unsqueeze(0), structure, **learned)[0] for s in sentences]
+        assert batched == one_by_one
+    assert viterbi_decode_batch(scores, structure, mask) == [viterbi_decode(s, labels) for s in sentences]
+
+
+def test_structure_is_cached_and_built_in_linear_time(monkeypatch):
+    labels = labels_from_types([f"T{i}" for i in range(300)], "BIOES")
+    first = TagStructure.from_labels(labels)
+    assert TagStructure.from_labels(tuple(labels), None) is first
+    assert first.scheme == "BIOES" and first.num_types == 300 and first.num_labels == 1201
+    assert first.candidate_cells.shape == (5, 1201)
+    calls = []
+    original = decoding.is_valid_transition
+    monkeypatch.setattr(decoding, "is_valid_transition", lambda *a: calls.append(a) or original(*a))
+    fresh = labels_from_types([f"U{i}" for i in range(300)], "BIOES")
+    viterbi_decode(torch.randn(30, len(fresh)).log_softmax(-1), fresh)
+    assert len(calls) <= len(fresh) + 100  # one check per label plus the abstract rules, not L * L
+    structure = TagStructure.from_labels(fresh)
+    assert structure.to("cpu") is structure
+
+
+def test_decoding_a_thousand_types_is_not_quadratic():
+    """One 30-word sentence over 2001 BIOES... IOB2 labels; the old decoder took about a minute."""
+    labels = labels_from_types([f"T{i}" for i in range(1000)], "IOB2")
+    structure = TagStructure.from_labels(labels)
+    scores = torch.randn(4, 30, len(labels)).log_softmax(-1)
+    paths = viterbi_decode_batch(scores, structure)
+    assert all(valid([labels[i] for i in p], "IOB2") for p in paths)
+
+
+def test_batched_decoder_rejects_bad_input():
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER"])
+    with pytest.raises(ValueError, match=r"\[B, T, L\] tensor with L = 3.*\(2, 3\)"):
+        viterbi_decode_batch(torch.zeros(2, 3), structure)
+    with pytest.raises(ValueError, match="TagStructure.from_labels"):
+        viterbi_decode_batch(torch.zeros(1, 2, 3), ["O", "B-PER", "I-PER"])
+    with pytest.raises(ValueError, match="left-aligned"):
+        viterbi_decode_batch(torch.zeros(1, 3, 3), structure, torch.tensor([[True, False, True]]))
+    with pytest.raises(ValueError, match=r"mask must be a \[B, T\]"):
+        viterbi_decode_batch(torch.zeros(1, 3, 3), structure, torch.ones(1, 2, dtype=torch.bool))
+    scores = torch.zeros(2, 2, 3)
+    scores[1, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        viterbi_decode_batch(scores, structure)
+    for bad, name in ((torch.zeros(3, 3), "transitions"), (torch.zeros(4), "start_transitions")):
+        keyword = "transitions" if name == "transitions" else "start_transitions"
+        with pytest.raises(ValueError, match=rf"{name} must be a tensor of shape \[.*got \({bad.shape[0]}"):
+            viterbi_decode_batch(torch.zeros(1, 2, 3), structure, **{keyword: bad})
+    with pytest.raises(ValueError, match="NaN or \\+inf"):
+        viterbi_decode_batch(torch.zeros(1, 2, 3), structure, end_transitions=torch.full((5,), float("inf")))
+
+
+def test_no_valid_sequence_names_the_sentence_of_the_batch():
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER"])
+    no_o, no_b = torch.zeros(5), torch.zeros(5)
+    no_o[0] = no_b[1] = float(
+        "-inf"
+    )  # never end with O, never start with B: O B-PER is the shortest sentence
+    scores = torch.zeros(3, 2, 3)
+    mask = torch.tensor([[True, True], [True, False], [False, False]])
+    paths = viterbi_decode_batch(scores, structure, mask)
+    assert paths[2] == [] and len(paths[1]) == 1
+    assert viterbi_decode_batch(scores[:1], structure, start_transitions=no_b, end_transitions=no_o) == [
+        [0, 1]
+    ]
+    with pytest.raises(
+        ValueError, match=r"no valid IOB2 sequence of length 1 exists under the learned .*sentence 1"
+    ):
+        viterbi_decode_batch(scores, structure, mask, start_transitions=no_b, end_transitions=no_o)
+    many = labels_from_types([f"T{i}" for i in range(20)], "BIOES")[1:]
+    with pytest.raises(ValueError, match=r"\.\.\.\] \(80 labels\)"):
+        viterbi_decode(torch.zeros(1, 80), [label for label in many if label[0] in "BI"] * 2, "BIOES")
