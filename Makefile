@@ -1,5 +1,7 @@
 # Two entry points: `make demo` (the main job) and `make test` (the suite).
 # Both create .venv inside the checkout on first use; torch 2.13.0 goes in first (CPU build).
+# `make demo` reads CoNLL-2003 -> WNUT-17 from ../shared/data/ner when both are there, else the samples shipped
+# in label_semantics/samples (WNUT-17 -> CrossNER literature), so it runs on a fresh clone too.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -12,6 +12,10 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 SHARED_DATA = Path("../shared/data/ner")
+"""Where the main job finds its default data, CoNLL-2003 and WNUT-17, when the checkout sits beside them."""
+SAMPLE_SOURCE = Path(__file__).resolve().parent / "samples" / "wnut17-sample"
+SAMPLE_TARGET = Path(__file__).resolve().parent / "samples" / "crossner-literature-sample"
+"""The main job's data without ``../shared``: samples shipped with the package (see samples/README.md)."""
 
 
 def default_backbone() -> str:
@@ -54,6 +58,22 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0, e.g. 5 (0 = none or all)")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number, e.g. 1 or 0.5")
+    return value
+
+
 def _description(text: str) -> tuple[str, str]:
     name, sep, description = text.partition("=")
     if not sep or not name.strip() or not description.strip():
@@ -63,15 +83,94 @@ def _description(text: str) -> tuple[str, str]:
     return name.strip(), description.strip()
 
 
-def _load_split(source: str, split: str, flag: str):
+def _load_data(source: str, flag: str, tag_scheme: str | None = None):
+    """Every split of a data source; loading errors name the flag."""
     from .data import load_ner_dataset
 
     with _argument(flag, source):
-        data = load_ner_dataset(source)
-    if split not in data:
-        raise SystemExit(f"error: {flag} {source!r} has no {split!r} split; it has {sorted(data)}")
-    return data[split]
+        return load_ner_dataset(source, tag_scheme=tag_scheme)
 
+
+def _split(data, source: str, split: str, flag: str):
+    """One split (aliases allowed: dev = validation); a single column file is the data, whatever its name."""
+    from .data import SPLIT_ALIASES
+
+    if Path(source).is_file() and len(data) == 1:
+        return next(iter(data.values()))
+    canonical = SPLIT_ALIASES.get(split, split)
+    if canonical not in data:
+        asked = repr(canonical) if canonical == split else f"{canonical!r} ({split!r})"
+        raise SystemExit(f"error: {flag} {source!r} has no {asked} split; it has {sorted(data)}")
+    return data[canonical]
+
+
+def _load_split(source: str, split: str, flag: str, tag_scheme: str | None = None):
+    return _split(_load_data(source, flag, tag_scheme), source, split, flag)
+
+
+def _scheme(text: str) -> str:
+    from .verbalizer import SchemeError, normalize_scheme
+
+    try:
+        normalize_scheme(text)
+    except SchemeError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text.upper()
+
+
+def _text_lines(text: str) -> list[str]:
+    """One text per line. Lines end at "\\n" only: str.splitlines would also cut at U+2028, U+0085, form
+    feeds and other characters that may sit inside a text. A last newline ends the last line."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _input_texts(args) -> list[str]:
+    """The texts of `predict`: --text, the lines of --file, or the lines of stdin (all UTF-8)."""
+    if args.text is not None:
+        return [args.text]
+    if args.file is not None:
+        try:
+            text = Path(_existing(args.file, "--file")).read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise SystemExit(
+                f"error: --file {args.file!r} is not UTF-8 ({err}); re-encode it, e.g. "
+                f"iconv -f latin1 -t utf-8 {args.file} > texts.txt"
+            ) from err
+        except IsADirectoryError as err:
+            raise SystemExit(f"error: --file {args.file!r} is a folder; pass a text file") from err
+        return _text_lines(text)
+    try:
+        return _text_lines(sys.stdin.read())
+    except UnicodeDecodeError as err:
+        raise SystemExit(
+            f"error: stdin is not UTF-8 ({err}); re-encode it, e.g. iconv -f latin1 -t utf-8 texts.txt | "
+            f"label-semantics predict ..."
+        ) from err
+
+
+def _fewshot_data(args) -> tuple[str, str]:
+    """--source and --target, or their defaults: CoNLL-2003 -> WNUT-17 from ../shared when both are there,
+    else the samples shipped with the package (WNUT-17 -> CrossNER literature)."""
+    shared = (SHARED_DATA / "conll2003", SHARED_DATA / "wnut17")
+    if all(path.is_dir() for path in shared):
+        defaults = shared
+    else:
+        defaults = (SAMPLE_SOURCE, SAMPLE_TARGET)
+        if args.source is None or args.target is None:
+            print(
+                f"No {shared[0]} and {shared[1]} here: using the samples shipped with the package "
+                f"({defaults[0].name} -> {defaults[1].name}); pass --source/--target for other data"
+            )
+    return args.source or str(defaults[0]), args.target or str(defaults[1])
+
+
+SCHEME_HELP = (
+    "the tag scheme the data are written in: IO, IOB1, IOB2, BIOES or BILOU (default: detected; name it when "
+    "the tags mix schemes: sentences it does not allow are then read leniently)"
+)
 
 MODEL_KINDS = {"label-semantics": "NER", "label-token": "text classification"}
 
@@ -129,16 +228,26 @@ def cmd_fewshot(args) -> int:
     from .training import evaluate_ner, fewshot_transfer
     from .verbalizer import detect_scheme, entity_types, labels_from_types
 
-    source = _load_split(_existing(args.source, "--source"), "train", "--source")
-    target = _existing(args.target, "--target")
-    target_train = _load_split(target, "train", "--target")
-    target_test = _load_split(target, "test", "--target")
+    source_name, target = _fewshot_data(args)
+    source = _load_split(source_name, "train", "--source", args.source_scheme)
+    target_data = _load_data(target, "--target", args.target_scheme)
+    if args.target_test is not None:
+        test_name = args.target_test
+        target_test = _load_split(args.target_test, "test", "--target-test", args.target_scheme)
+    elif Path(target).is_file():
+        raise SystemExit(
+            f"error: --target {target!r} is one file, and the model is not tested on its training data; pass the "
+            f"test data with --target-test FILE, or a folder holding train and test files"
+        )
+    else:
+        test_name, target_test = target, _split(target_data, target, "test", "--target")
+    target_train = _split(target_data, target, "train", "--target")
     if args.source_limit and args.source_limit < len(source):
         source = source.shuffle(seed=args.seed).select(range(args.source_limit))
-    scheme = detect_scheme(source["ner_tags"])
+    scheme = args.source_scheme or detect_scheme(source["ner_tags"])
     labels = labels_from_types(entity_types(t for s in source["ner_tags"] for t in s), scheme)
     backbone = args.backbone or default_backbone()
-    print(f"Backbone {backbone}\nSource {args.source}: {len(source)} sentences, labels {labels}")
+    print(f"Backbone {backbone}\nSource {source_name}: {len(source)} sentences, labels {labels}")
     model = LabelSemanticsForTokenClassification.from_encoder(backbone, labels=labels, tag_scheme=scheme)
     with _k_shot(args.k):
         model, support = fewshot_transfer(
@@ -153,7 +262,7 @@ def cmd_fewshot(args) -> int:
         )
     print(f"Target {target}: {args.k}-shot support set of {len(support)} sentences (seed {args.seed})")
     metrics = evaluate_ner(model, target_test)
-    _print_metrics(metrics, f"Test set of {target} ({len(target_test)} sentences), entity-level seqeval")
+    _print_metrics(metrics, f"Test set of {test_name} ({len(target_test)} sentences), entity-level seqeval")
     print("\nA few predictions:")
     for words in target_test["tokens"][: args.show]:
         text = " ".join(words)
@@ -162,8 +271,8 @@ def cmd_fewshot(args) -> int:
     model.card_data = CardData(
         dataset_name=_dataset(target)["name"],
         dataset_id=_dataset(target)["id"],
-        source_dataset_name=_dataset(args.source)["name"],
-        source_dataset_id=_dataset(args.source)["id"],
+        source_dataset_name=_dataset(source_name)["name"],
+        source_dataset_id=_dataset(source_name)["id"],
         k_shot=args.k,
         support_size=len(support),
         seed=args.seed,
@@ -181,13 +290,12 @@ def cmd_fewshot(args) -> int:
 
 def cmd_predict(args) -> int:
     model = _load_model(args.model)
-    if args.text is not None:
-        texts = [args.text]
-    elif args.file is not None:
-        texts = Path(_existing(args.file, "--file")).read_text(encoding="utf-8").splitlines()
-    else:
-        texts = sys.stdin.read().splitlines()
+    texts = _input_texts(args)
     if model.config.model_type == "label-token":
+        if args.argmax:
+            raise SystemExit(
+                "error: --argmax only applies to NER models; this is a text classifier (label-token)"
+            )
         results = model.predict(texts, batch_size=args.batch_size) if texts else []
         key = "labels" if model.config.is_multi_label else "label"
     else:
@@ -202,7 +310,7 @@ def cmd_evaluate(args) -> int:
     from .training import evaluate_ner
 
     model = _load_model(args.model, kinds=("label-semantics",))
-    split = _load_split(args.data, args.split, "--data")
+    split = _load_split(args.data, args.split, "--data", args.tag_scheme)
     metrics = evaluate_ner(model, split, batch_size=args.batch_size, viterbi=not args.argmax)
     if args.json:
         print(json.dumps(metrics))
@@ -214,7 +322,7 @@ def cmd_evaluate(args) -> int:
 def cmd_sample(args) -> int:
     from .sampling import sample_support_set
 
-    split = _load_split(args.data, args.split, "--data")
+    split = _load_split(args.data, args.split, "--data", args.tag_scheme)
     with _k_shot(args.k):
         indices = sample_support_set(split["ner_tags"], args.k, seed=args.seed)
     lines = []
@@ -232,11 +340,17 @@ def cmd_train(args) -> int:
     from .training import evaluate_ner, finetune
     from .verbalizer import detect_scheme, entity_types, labels_from_types
 
-    train = _load_split(args.data, "train", "--data")
+    data = _load_data(args.data, "--data", args.tag_scheme)
+    if args.eval_split and Path(args.data).is_file():
+        raise SystemExit(
+            f"error: --eval-split {args.eval_split!r}: --data {args.data!r} is one file, the training data; pass a "
+            f"folder holding both splits, or evaluate afterwards with `label-semantics evaluate --data TEST_FILE`"
+        )
+    train = _split(data, args.data, "train", "--data")
     if args.k:
         with _k_shot(args.k):
             train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
-    scheme = detect_scheme(train["ner_tags"])
+    scheme = args.tag_scheme or detect_scheme(train["ner_tags"])
     labels = args.labels or labels_from_types(entity_types(t for s in train["ner_tags"] for t in s), scheme)
     descriptions = dict(args.describe) if args.describe else None
     source = None
@@ -266,7 +380,7 @@ def cmd_train(args) -> int:
         seed=args.seed,
     )
     metrics = (
-        evaluate_ner(model, _load_split(args.data, args.eval_split, "--data")) if args.eval_split else {}
+        evaluate_ner(model, _split(data, args.data, args.eval_split, "--data")) if args.eval_split else {}
     )
     model.card_data = CardData(
         dataset_name=_dataset(args.data)["name"],
@@ -334,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    data_help_short = "a folder of column files, a column file, a saved dataset or a datasets Hub name"
     p = sub.add_parser(
         "fewshot",
         help="the main job: pre-finetune on a source set, fine-tune K-shot on a target, evaluate",
@@ -342,9 +457,20 @@ def build_parser() -> argparse.ArgumentParser:
         "per-type F1 and a few predictions, save the model.",
     )
     p.add_argument(
-        "--source", default=str(SHARED_DATA / "conll2003"), help="source data (default: %(default)s)"
+        "--source",
+        help=f"source data: {data_help_short} (default: {SHARED_DATA / 'conll2003'} when present, else the "
+        f"WNUT-17 sample shipped with the package)",
     )
-    p.add_argument("--target", default=str(SHARED_DATA / "wnut17"), help="target data (default: %(default)s)")
+    p.add_argument(
+        "--target",
+        help=f"target data with train and test splits: {data_help_short} (default: {SHARED_DATA / 'wnut17'} "
+        f"when present, else the CrossNER literature sample shipped with the package)",
+    )
+    p.add_argument(
+        "--target-test", help="test the model on this data instead of the target's test split (e.g. a file)"
+    )
+    p.add_argument("--source-scheme", type=_scheme, help="--source: " + SCHEME_HELP)
+    p.add_argument("--target-scheme", type=_scheme, help="--target and --target-test: " + SCHEME_HELP)
     p.add_argument("--backbone", help="BERT-like encoder folder or Hub id (default: all-MiniLM-L6-v2)")
     p.add_argument(
         "--k", type=_positive_int, default=5, help="mentions per entity type in the support set (default: 5)"
@@ -352,11 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling and training seed (default: 0)")
     p.add_argument(
         "--source-limit",
-        type=int,
+        type=_count,
         default=4000,
         help="use this many source sentences, seeded sample; 0 = all (default: %(default)s)",
     )
-    p.add_argument("--source-epochs", type=float, default=1.0, help="epochs on the source (default: 1)")
+    p.add_argument(
+        "--source-epochs", type=_positive_float, default=1.0, help="epochs on the source (default: 1)"
+    )
     p.add_argument(
         "--target-steps",
         type=_positive_int,
@@ -364,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="optimiser steps on the support set (default: 100)",
     )
     p.add_argument(
-        "--show", type=int, default=5, help="test sentences to print with predictions (default: 5)"
+        "--show", type=_count, default=5, help="test sentences to print with predictions (default: 5)"
     )
     p.add_argument(
         "--output", default="runs/fewshot", help="where the final model is saved (default: %(default)s)"
@@ -393,15 +521,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--k", type=_positive_int, help="train on a K-shot support set sampled from the data")
     p.add_argument("--seed", type=int, default=0, help="sampling and training seed (default: %(default)s)")
-    p.add_argument("--epochs", type=float, default=3.0, help="training epochs (default: %(default)s)")
+    p.add_argument(
+        "--epochs", type=_positive_float, default=3.0, help="training epochs (default: %(default)s)"
+    )
     p.add_argument("--max-steps", type=int, default=-1, help="optimiser steps; overrides --epochs when > 0")
     p.add_argument(
-        "--learning-rate", type=float, default=5e-5, help="peak learning rate (default: %(default)s)"
+        "--learning-rate",
+        type=_positive_float,
+        default=5e-5,
+        help="peak learning rate (default: %(default)s)",
     )
     p.add_argument(
         "--batch-size", type=_positive_int, default=16, help="sentences per step (default: %(default)s)"
     )
     p.add_argument("--eval-split", help="evaluate on this split of --data after training, e.g. test")
+    p.add_argument("--tag-scheme", type=_scheme, help=SCHEME_HELP)
     p.set_defaults(func=cmd_train)
 
     model_help = "a saved model folder: a label-semantics NER model or a label-token classifier"
@@ -433,12 +567,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True, help="a saved label-semantics NER model folder")
     p.add_argument("--data", required=True, help=data_help)
-    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--split", default="test", help="split to evaluate, e.g. dev (default: test)")
     p.add_argument(
         "--batch-size", type=_positive_int, default=64, help="windows per forward pass (default: 64)"
     )
     p.add_argument("--argmax", action="store_true", help="plain argmax instead of valid-transition Viterbi")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--tag-scheme", type=_scheme, help=SCHEME_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -454,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_positive_int, required=True, help="mentions per entity type, e.g. 5")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; one seed gives one set (default: 0)")
     p.add_argument("--output", required=True, help="column file to write (token TAB tag)")
+    p.add_argument("--tag-scheme", type=_scheme, help=SCHEME_HELP)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser(
