@@ -327,6 +327,13 @@ def cmd_sample(args) -> int:
         indices = sample_support_set(split["ner_tags"], args.k, seed=args.seed)
     lines = []
     for i in indices:
+        for word in split[i]["tokens"]:
+            if not word or word != word.strip() or "\t" in word or "\n" in word or word == "-DOCSTART-":
+                raise SystemExit(
+                    f"error: --data {args.data!r}, row {i}: the token {word!r} cannot be written as a column line "
+                    f"and read back unchanged (empty, surrounding whitespace, a tab or newline, or -DOCSTART-); "
+                    f"fix the token in the data"
+                )
         lines += [f"{w}\t{t}" for w, t in zip(split[i]["tokens"], split[i]["ner_tags"])] + [""]
     Path(args.output).write_text("\n".join(lines), encoding="utf-8")
     print(f"Wrote {len(indices)} sentences ({args.k}-shot, seed {args.seed}) to {args.output}")

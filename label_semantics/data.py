@@ -433,6 +433,12 @@ def load_ner_dataset(
     if tag_scheme is not None:
         normalize_scheme(tag_scheme)  # an unknown name fails before any reading
     from_columns = False
+    if isinstance(source, (datasets.IterableDataset, datasets.IterableDatasetDict)):
+        raise NERDatasetError(
+            f"load_ner_dataset needs the rows in memory, got a streamed {type(source).__name__}; materialise it, e.g. "
+            f"datasets.Dataset.from_generator(lambda: iter(streamed), features=streamed.features), or load "
+            f"without streaming=True"
+        )
     if isinstance(source, datasets.Dataset):
         loaded: datasets.DatasetDict = datasets.DatasetDict({"train": source})
     elif isinstance(source, datasets.DatasetDict):

@@ -235,3 +235,15 @@ def test_main_job_target_file_needs_a_test_file(tiny_encoder_dir, tiny_ner_dir, 
         main(argv + ["--target", target])
     assert main(argv + ["--target", target, "--target-test", str(tiny_ner_dir / "wnut17" / "test.txt")]) == 0
     assert f"Test set of {tiny_ner_dir / 'wnut17' / 'test.txt'} (30 sentences)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("token", [" john", "jo\thn", "-DOCSTART-", ""])
+def test_sample_refuses_a_token_it_cannot_write_back(tmp_path, token, monkeypatch):
+    # the written support set would have been read back with another token, a sentence break or a lost line
+    rows = datasets.Dataset.from_dict({"tokens": [[token, "smith"]], "ner_tags": [["B-PER", "I-PER"]]})
+    monkeypatch.setattr(
+        data_module.datasets, "load_dataset", lambda *a, **k: datasets.DatasetDict({"train": rows})
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"row 0: the token .* cannot be written as a column line"):
+        main(["sample", "--data", "someone/set", "--k", "1", "--output", str(tmp_path / "s.txt")])

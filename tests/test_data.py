@@ -554,3 +554,10 @@ def test_shipped_samples_load_and_give_a_5_shot_support_set():
 def test_shipped_samples_are_unchanged_prefixes_of_the_originals(shared_data, sample, original):
     copied = (SAMPLE_DATA / sample).read_bytes()
     assert (shared_data / original).read_bytes().startswith(copied)
+
+
+def test_a_streamed_dataset_is_refused_with_the_fix():
+    streamed = datasets.Dataset.from_dict({"tokens": [["a"]], "ner_tags": [["O"]]}).to_iterable_dataset()
+    for source in (streamed, datasets.IterableDatasetDict({"train": streamed})):
+        with pytest.raises(NERDatasetError, match=r"streamed Iterable.*from_generator"):
+            load_ner_dataset(source)
