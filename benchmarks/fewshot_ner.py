@@ -113,6 +113,8 @@ def build_source(kind: str, args) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     (path / "train_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+    settings = {"sentences": len(source), "epochs": args.source_epochs, "learning_rate": args.source_lr}
+    (path / "source_settings.json").write_text(json.dumps({**settings, "batch_size": 16}))
     return path
 
 
@@ -190,15 +192,27 @@ def run_cell(args, name: str, fn) -> None:
         logger.info("%s: another worker holds %s; skipped", name, lock)
         return
     try:
-        start = time.time()
+        start, load_before = time.time(), os.getloadavg()[0]
         result = fn()
     finally:
         lock.unlink()
     result.update(cell=name, seconds=round(time.time() - start, 1), backbone=args.backbone_name)
+    machine = {
+        "load_1min": [load_before, os.getloadavg()[0]],
+        "cpus": os.cpu_count(),
+        "cuda": _cuda_available(),
+    }
+    result.update(machine=machine)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     scores = {m: round(r["viterbi"]["overall_f1"], 4) for m, r in result["models"].items()}
     logger.info("%s: %s", name, result.get("infeasible", scores))
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def support_set(target: str, k: int, seed: int, data_dir: Path):
@@ -233,7 +247,7 @@ def fewshot_cell(args, target: str, k: int, seed: int, sources: dict):
     except SamplingError as err:
         return {"target": target, "k": k, "seed": seed, "infeasible": str(err), "models": {}}
     result = {"target": target, "k": k, "seed": seed, "support_sentences": len(support), "models": {}}
-    result["support_pool"] = pool
+    result.update(support_pool=pool, target_lr=args.target_lr, steps=steps_for(k))
     for kind in args.models:
         model, tokenizer = load_for_target(kind, sources[kind], labels, scheme)
         start = time.time()
@@ -280,6 +294,9 @@ def conll_cell(args, sources: dict):
         result["models"][kind]["source_train_seconds"] = float(
             (sources[kind] / "train_seconds.txt").read_text()
         )
+        settings = sources[kind] / "source_settings.json"
+        if settings.exists():
+            result["models"][kind]["source_settings"] = json.loads(settings.read_text())
     return result
 
 
@@ -427,6 +444,7 @@ def cmd_speed(args) -> None:
     """Each measurement in its own process, alternated and repeated; the best run of each is kept, so a
     background load on a shared machine penalises every contender alike."""
     best: dict[str, dict] = {}
+    load_before = os.getloadavg()[0]
     for _ in range(args.repeats):
         for which in ("auto", "dual", "dual_predict", "pipeline", "auto_train", "dual_train"):
             cmd = [
@@ -461,6 +479,12 @@ def cmd_speed(args) -> None:
     logger.info("measuring inference throughput, interleaved in one process")
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     best["interleaved"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    best["machine"] = {
+        "which": "machine",
+        "load_1min": [load_before, os.getloadavg()[0]],
+        "cpus": os.cpu_count(),
+    }
+    best["machine"]["cuda"] = _cuda_available()
     (RESULTS / "speed.json").write_text(json.dumps(list(best.values()), indent=1))
 
 
@@ -479,6 +503,67 @@ def _mean_std(values: list[float]) -> str:
     return f"{mean:.1f} ± {std:.1f} (n={len(values)})"
 
 
+def machine_line(cells: list[dict], what: str = "cell") -> str:
+    """CPU cores, GPU and 1-minute load average as the cells recorded them while they ran (`os.cpu_count()`,
+    `torch.cuda.is_available()` and `os.getloadavg()` before and after each); cells written before the grid
+    recorded them are counted, not guessed at."""
+    recorded = [c["machine"] for c in cells if "machine" in c]
+    if not recorded:
+        return f"CPU cores, GPU and load average not recorded by the {what}{'s' if len(cells) > 1 else ''}"
+    cpus = sorted({m["cpus"] for m in recorded})
+    used = sum(bool(m["cuda"]) for m in recorded)
+    gpu = (
+        f"a GPU in {used} of {len(recorded)} {what}s"
+        if 0 < used < len(recorded)
+        else "a GPU"
+        if used
+        else "no GPU"
+    )
+    loads = [x for m in recorded for x in m["load_1min"]]
+    text = f"{'/'.join(map(str, cpus))} CPU cores, {gpu}, 1-minute load average "
+    text += f"{min(loads):.2f}" if min(loads) == max(loads) else f"{min(loads):.2f} to {max(loads):.2f}"
+    text += f" before and after each {what}" if len(recorded) > 1 or what == "cell" else " before and after"
+    missing = len(cells) - len(recorded)
+    return text + (f" ({missing} of {len(cells)} {what}s recorded none of these)" if missing else "")
+
+
+def source_line(conll: dict | None, args) -> str:
+    """The source stage as the checkpoints recorded it; `--source-epochs` of this command where they did not."""
+    recorded = [
+        m["source_settings"] for m in (conll or {}).get("models", {}).values() if "source_settings" in m
+    ]
+    if recorded and all(r == recorded[0] for r in recorded) and len(recorded) == len(conll["models"]):
+        r = recorded[0]
+        return (
+            f"Source: {r['sentences']} CoNLL-2003 training sentences, {r['epochs']:g} epoch(s), lr {r['learning_rate']:g}, "
+            f"batch {r['batch_size']}."
+        )
+    return (
+        f"Source: CoNLL-2003 train, {args.source_epochs:g} epoch(s) (`--source-epochs` of the report command: the "
+        "source checkpoints did not record their settings)."
+    )
+
+
+def target_line(fewshot: list[dict], ks: list[int], args) -> str:
+    """The target stage's learning rate and steps as the cells recorded them (the code's values where not)."""
+    trained = [c for c in fewshot if "infeasible" not in c]
+    rates = sorted({c["target_lr"] for c in trained if "target_lr" in c})
+    missing = sum("target_lr" not in c for c in trained)
+    if missing:
+        rates_text = (
+            f"lr {args.target_lr:g} (`--target-lr` of the report command; {missing} cells did not record it)"
+        )
+    else:
+        rates_text = "lr " + " / ".join(f"{r:g}" for r in rates)
+    steps = ", ".join(
+        f"K={k}: "
+        + "/".join(str(s) for s in sorted({c.get("steps", steps_for(k)) for c in trained if c["k"] == k}))
+        for k in ks
+        if any(c["k"] == k for c in trained)
+    )
+    return f"AdamW, {rates_text}, batch 8, steps {steps}"
+
+
 def cmd_report(args) -> None:
     cells = _cells(args.tag)
     fewshot = [c for c in cells if c.get("k")]
@@ -488,18 +573,17 @@ def cmd_report(args) -> None:
     lines = [
         "## Few-shot NER: label semantics vs TransferBERT",
         "",
-        f"Backbone `{args.backbone_name}`; hardware: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPU cores, no GPU; tables written {date.today().isoformat()} by",
+        f"Backbone `{args.backbone_name}`; hardware: {platform.processor() or platform.machine()}; "
+        f"{machine_line(cells)}; tables written {date.today().isoformat()} by",
         "",
         "```",
         f"python benchmarks/fewshot_ner.py grid --tag {args.tag}   # resumable; then",
         f"python benchmarks/fewshot_ner.py report --tag {args.tag}",
         "```",
         "",
-        "Source: CoNLL-2003 train, 1 epoch. Target fine-tuning on the greedy K-shot support sets (same sets for",
-        f"both models): AdamW, lr {args.target_lr}, batch 8, steps K=1: {steps_for(1)}, K=5: {steps_for(5)}, "
-        f"K=20: {steps_for(20)}. Micro-F1 (seqeval, entity level, %) on each target's full test set, mean ± std "
-        "over seeds; n is the number of seeds finished.",
+        f"{source_line(conll, args)} Target fine-tuning on the greedy K-shot support sets (same sets for",
+        f"both models): {target_line(fewshot, ks, args)}. Micro-F1 (seqeval, entity level, %) on each target's "
+        "full test set, mean ± std over seeds; n is the number of seeds finished.",
         "",
     ]
     for decoder in ("viterbi", "argmax"):
@@ -548,6 +632,12 @@ def cmd_report(args) -> None:
                     f"points averaged over {len(d)} targets ({decoder})."
                 )
         lines.append("")
+    infeasible = [c for c in fewshot if "infeasible" in c and c["target"] in args.targets]
+    for target, k in sorted({(c["target"], c["k"]) for c in infeasible}):
+        why = sorted({c["infeasible"] for c in infeasible if (c["target"], c["k"]) == (target, k)})
+        lines.append(f"¹ {target}, K={k}: no support set could be sampled: {'; '.join(why)}")
+    if infeasible:
+        lines.append("")
     if conll:
         lines += [
             "### Full-data CoNLL-2003 test (after the source stage)",
@@ -591,14 +681,14 @@ def cmd_report(args) -> None:
         lines += [
             "",
             f"Throughput: all four timed in one process, alternated {speed.get('interleaved', {}).get('repeats')} "
-            "times, best kept; memory: each in its own process.",
+            "times, best kept; memory: each in its own process. Machine during the measurement: "
+            f"{machine_line([speed['machine']] if 'machine' in speed else [{}], what='run')}.",
         ]
         if "dual" in throughput and "auto" in throughput:
             ratio = throughput["dual"]["sentences_per_second"] / throughput["auto"]["sentences_per_second"]
             lines += [
                 "",
-                f"Dual tower (cached) / AutoModelForTokenClassification throughput: **{ratio:.2f}** "
-                "(target ≥ 0.95).",
+                f"Dual tower (cached) / AutoModelForTokenClassification throughput: **{ratio:.2f}**.",
             ]
         if "dual_predict" in throughput and "pipeline" in throughput:
             ratio = (
