@@ -10,10 +10,10 @@ Two concerns that every other module leans on:
   ``U-`` = ``S-``).
 * **Verbalisation.** Label semantics (Ma et al., 2022) encodes each label as text: ``"B-PER"`` becomes
   ``"begin person"``, ``"O"`` becomes ``"other"``. `BUILTIN_DESCRIPTIONS` holds the type descriptions of
-  the usual benchmarks; `describe_type` falls back to splitting the type name.
+  the usual benchmarks (kept in `label_descriptions`); `describe_type` falls back to splitting the type name.
 
-This module is pure Python and imports nothing from the package: it is copied next to checkpoints as
-remote code.
+This module is pure Python and imports nothing from the package but its table of descriptions: both are copied
+next to checkpoints as remote code.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+
+from .label_descriptions import BUILTIN_DESCRIPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -504,107 +506,6 @@ def labels_from_types(types: Sequence[str], scheme: str = "IOB2") -> list[str]:
         labels += [f"{prefix}-{entity_type}" for prefix in prefixes]
     return labels
 
-
-BUILTIN_DESCRIPTIONS: dict[str, dict[str, str]] = {
-    "conll2003": {"PER": "person", "LOC": "location", "ORG": "organization", "MISC": "miscellaneous"},
-    # Ma et al. (2022), Table 6.
-    "ontonotes": {
-        "PERSON": "person",
-        "NORP": "nationality religion political",
-        "FAC": "facility",
-        "ORG": "organization",
-        "GPE": "geographical social political entity",
-        "LOC": "location",
-        "PRODUCT": "product",
-        "EVENT": "event",
-        "WORK_OF_ART": "work of art",
-        "LAW": "law",
-        "LANGUAGE": "language",
-        "DATE": "date",
-        "TIME": "time",
-        "PERCENT": "percent",
-        "MONEY": "money",
-        "QUANTITY": "quantity",
-        "ORDINAL": "ordinal",
-        "CARDINAL": "cardinal",
-    },
-    "wnut17": {
-        "person": "person",
-        "location": "location",
-        "corporation": "corporation",
-        "product": "product",
-        "creative-work": "creative work",
-        "group": "group",
-    },
-    "mit_movie": {
-        "ACTOR": "actor",
-        "CHARACTER": "character",
-        "DIRECTOR": "director",
-        "GENRE": "genre",
-        "PLOT": "plot",
-        "RATING": "rating",
-        "RATINGS_AVERAGE": "ratings average",
-        "REVIEW": "review",
-        "SONG": "song",
-        "TITLE": "title",
-        "TRAILER": "trailer",
-        "YEAR": "year",
-    },
-    "mit_restaurant": {
-        "Amenity": "amenity",
-        "Cuisine": "cuisine",
-        "Dish": "dish",
-        "Hours": "hours",
-        "Location": "location",
-        "Price": "price",
-        "Rating": "rating",
-        "Restaurant_Name": "restaurant name",
-    },
-    # CrossNER, the union of its five domains (AI, literature, music, politics, science).
-    "crossner": {
-        "academicjournal": "academic journal",
-        "album": "album",
-        "algorithm": "algorithm",
-        "astronomicalobject": "astronomical object",
-        "award": "award",
-        "band": "band",
-        "book": "book",
-        "chemicalcompound": "chemical compound",
-        "chemicalelement": "chemical element",
-        "conference": "conference",
-        "country": "country",
-        "discipline": "discipline",
-        "election": "election",
-        "enzyme": "enzyme",
-        "event": "event",
-        "field": "field",
-        "literarygenre": "literary genre",
-        "location": "location",
-        "magazine": "magazine",
-        "metrics": "metrics",
-        "misc": "miscellaneous",
-        "musicalartist": "musical artist",
-        "musicalinstrument": "musical instrument",
-        "musicgenre": "music genre",
-        "organisation": "organisation",
-        "person": "person",
-        "poem": "poem",
-        "politicalparty": "political party",
-        "politician": "politician",
-        "product": "product",
-        "programlang": "programming language",
-        "protein": "protein",
-        "researcher": "researcher",
-        "scientist": "scientist",
-        "song": "song",
-        "task": "task",
-        "theory": "theory",
-        "university": "university",
-        "writer": "writer",
-    },
-}
-"""Type descriptions per benchmark: ``BUILTIN_DESCRIPTIONS["ontonotes"]["GPE"]`` is
-``"geographical social political entity"``. Keys are case-sensitive, as the datasets write them."""
 
 _WORD_PATTERN = re.compile(r"A+(?=Aa)|A?a+|A+|0+")  # over character classes: A upper, a other letter, 0 digit
 

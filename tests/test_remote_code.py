@@ -33,6 +33,7 @@ DUAL_TOWER_CODE = {
     "configuration_label_semantics.py",
     "modeling_label_semantics.py",
     "verbalizer.py",
+    "label_descriptions.py",
     "decoding.py",
     "prediction.py",
     "checkpoint_files.py",
@@ -41,6 +42,7 @@ LABEL_TOKEN_CODE = {
     "configuration_label_token.py",
     "modeling_label_token.py",
     "verbalizer.py",
+    "label_descriptions.py",
     "checkpoint_files.py",
 }
 # the label-attention model is split into modules (issue 12); every one travels with the checkpoint
@@ -50,6 +52,7 @@ LABEL_ATTENTION_CODE = {
     "label_attention_scoring.py",
     "label_attention_prediction.py",
     "verbalizer.py",
+    "label_descriptions.py",
     "checkpoint_files.py",
 }
 CODE = {"ner": DUAL_TOWER_CODE, "classifier": LABEL_TOKEN_CODE, "attention": LABEL_ATTENTION_CODE}
