@@ -161,8 +161,18 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         return model
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """Load a saved model and, when the folder holds them, its tokenizer(s). Weights load from safetensors only."""
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, backend: str = "torch", **kwargs):
+        """Load a saved model and, when the folder holds them, its tokenizer(s). Weights load from safetensors only.
+
+        `backend="onnx"` loads the graphs that `label_semantics.onnx_backend.export_onnx` wrote into the folder's
+        `onnx/` and returns an `ORTLabelSemanticsForTokenClassification` run by ONNX Runtime, with the same
+        `predict()` (options: `file_name="model_qint8.onnx"` for int8, `providers`, `num_threads`)."""
+        if backend == "onnx":
+            return _onnx_backend_module().ORTLabelSemanticsForTokenClassification.from_pretrained(
+                pretrained_model_name_or_path, **kwargs
+            )
+        if backend != "torch":
+            raise ValueError(f"backend={backend!r} is not one of 'torch', 'onnx'; e.g. backend='onnx'.")
         kwargs.setdefault("use_safetensors", True)
         model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         model.tokenizer = _load_tokenizer(pretrained_model_name_or_path, kwargs)
@@ -458,6 +468,17 @@ def _model_card_module():
     if not __package__ or importlib.util.find_spec(name) is None:
         return None
     return importlib.import_module(name)
+
+
+def _onnx_backend_module():
+    """The package's `onnx_backend` module (imported by name, so remote code does not copy it)."""
+    if not __package__ or importlib.util.find_spec(f"{__package__}.onnx_backend") is None:
+        raise ImportError(
+            "backend='onnx' needs the label_semantics package: pip install 'label-semantics[onnx]', then "
+            "import label_semantics and load with LabelSemanticsForTokenClassification.from_pretrained(path, "
+            "backend='onnx')."
+        )
+    return importlib.import_module(f"{__package__}.onnx_backend")
 
 
 def _encode_description(tokenizer, label: str, text: str) -> list[int]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from .decoding import tags_to_spans, viterbi_decode
+from .precision import resolve_dtype, scoring_function
 from .verbalizer import spans_to_tags
 
 _FALLBACK_WORD = re.compile(r"\w+|[^\w\s]")
@@ -166,12 +167,13 @@ def _encode_windows(tokenizer, words: list[list[str]], max_length: int, stride: 
 
 
 @torch.inference_mode()
-def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.Tensor]:
-    """Log-probabilities `(length, num_labels)` for every window, computed in batches of similar length."""
+def _score_windows(model, windows, batch_size: int, pad_id: int, dtype=None) -> list[torch.Tensor]:
+    """Log-probabilities `(length, num_labels)` for every window, computed in batches of similar length; the
+    encoder runs in `dtype` (see `precision.scoring_function`), the log-probabilities are float32."""
     order = sorted(range(len(windows)), key=lambda i: len(windows[i][1]))
     scores: list[torch.Tensor | None] = [None] * len(windows)
     device = model.device
-    vectors = model.get_label_embeddings() if hasattr(model, "get_label_embeddings") else None
+    run = scoring_function(model, dtype)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         width = max(len(windows[i][1]) for i in batch)
@@ -181,17 +183,14 @@ def _score_windows(model, windows, batch_size: int, pad_id: int) -> list[torch.T
             ids = windows[i][1]
             input_ids[row, : len(ids)] = torch.tensor(ids)
             attention_mask[row, : len(ids)] = 1
-        extra = {"description_embeddings": vectors} if vectors is not None else {}
-        logits = model(
-            input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), **extra
-        ).logits
-        log_probs = logits.float().log_softmax(-1).cpu()
+        log_probs = run(input_ids.to(device), attention_mask.to(device)).log_softmax(-1).cpu()
         for row, i in enumerate(batch):
             scores[i] = log_probs[row, : len(windows[i][1])]
     return scores
 
 
-def _prepare(model, tokenizer, max_length, stride, batch_size):
+def _prepare(model, tokenizer, max_length, stride, batch_size, dtype=None):
+    resolve_dtype(dtype)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(
             f"batch_size={batch_size!r} must be a positive whole number of windows, e.g. batch_size=32."
@@ -219,13 +218,15 @@ def _prepare(model, tokenizer, max_length, stride, batch_size):
     return tokenizer, max_length, stride
 
 
-def _word_scores(model, sentences, tokenizer, max_length, stride, batch_size) -> list[torch.Tensor | None]:
+def _word_scores(
+    model, sentences, tokenizer, max_length, stride, batch_size, dtype=None
+) -> list[torch.Tensor | None]:
     """Per sentence, the log-probabilities `(num_words, num_labels)` read at each word's first sub-token."""
     windows, best = _windows(sentences, tokenizer, max_length, stride)
     was_training = model.training
     model.eval()
     try:
-        scores = _score_windows(model, windows, batch_size, tokenizer.pad_token_id or 0)
+        scores = _score_windows(model, windows, batch_size, tokenizer.pad_token_id or 0, dtype)
     finally:
         model.train(was_training)
     out = []
@@ -274,17 +275,18 @@ def score_words(
     max_length: int | None = None,
     stride: int | None = None,
     tokenizer=None,
+    dtype=None,
 ) -> list[torch.Tensor | None]:
     r"""
     Log-probabilities of every label for every word of pre-tokenised sentences (read at each word's first
-    sub-token; long sentences are windowed so every word is scored).
+    sub-token; long sentences are windowed so every word is scored). `dtype` as in [`predict_entities`].
 
     Returns:
         `list[torch.Tensor | None]`: per sentence a `(num_words, num_labels)` tensor, `None` for an empty sentence.
     """
-    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride, batch_size)
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride, batch_size, dtype)
     items = [_Sentence(list(words), None, None) for words in sentences]
-    return _word_scores(model, items, tokenizer, max_length, stride, batch_size)
+    return _word_scores(model, items, tokenizer, max_length, stride, batch_size, dtype)
 
 
 def decode_tags(model, scores: list[torch.Tensor | None], *, viterbi: bool = True) -> list[list[str]]:
@@ -306,6 +308,7 @@ def predict_tags(
     max_length: int | None = None,
     stride: int | None = None,
     tokenizer=None,
+    dtype=None,
 ) -> list[list[str]]:
     r"""
     Tag pre-tokenised sentences: one tag per word, however long the sentence (long ones are windowed).
@@ -313,13 +316,19 @@ def predict_tags(
     Args:
         model: a token classifier whose `config.id2label` holds tags.
         sentences (`Sequence[Sequence[str]]`): the words of each sentence.
-        batch_size, viterbi, max_length, stride, tokenizer: as in [`predict_entities`].
+        batch_size, viterbi, max_length, stride, tokenizer, dtype: as in [`predict_entities`].
 
     Returns:
         `list[list[str]]`: the tags, one list per sentence, one tag per word.
     """
     scores = score_words(
-        model, sentences, batch_size=batch_size, max_length=max_length, stride=stride, tokenizer=tokenizer
+        model,
+        sentences,
+        batch_size=batch_size,
+        max_length=max_length,
+        stride=stride,
+        tokenizer=tokenizer,
+        dtype=dtype,
     )
     return decode_tags(model, scores, viterbi=viterbi)
 
@@ -334,6 +343,7 @@ def predict_entities(
     stride: int | None = None,
     is_split_into_words: bool = False,
     tokenizer=None,
+    dtype=None,
 ):
     r"""
     Tag text with a token-classification model whose `config.id2label` holds tags, and return entity spans.
@@ -349,14 +359,17 @@ def predict_entities(
         is_split_into_words (`bool`, *optional*, defaults to `False`): treat a list of `str` as ONE pre-tokenised
             sentence rather than a batch of texts.
         tokenizer (*optional*): defaults to `model.tokenizer`.
+        dtype (`str` or `torch.dtype`, *optional*): run the encoder in `"bfloat16"` (or `"float16"`) instead of the
+            model's own precision; the label vectors and the decoding stay float32. A converted copy of the encoder
+            is kept beside the model until its weights change. Defaults to the model's own precision.
 
     Returns:
         For one input, a list of entity dicts (`label`, `text`, `score`, `word_start`, `word_end`, and `start` /
         `end` character offsets for raw text); for several, a list of such lists.
     """
-    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride, batch_size)
+    tokenizer, max_length, stride = _prepare(model, tokenizer, max_length, stride, batch_size, dtype)
     sentences, single = _as_sentences(inputs, tokenizer, is_split_into_words)
-    all_scores = _word_scores(model, sentences, tokenizer, max_length, stride, batch_size)
+    all_scores = _word_scores(model, sentences, tokenizer, max_length, stride, batch_size, dtype)
     results = []
     for sentence, word_scores in zip(sentences, all_scores):
         if word_scores is None:

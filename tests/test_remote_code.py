@@ -36,6 +36,7 @@ DUAL_TOWER_CODE = {
     "label_descriptions.py",
     "decoding.py",
     "prediction.py",
+    "precision.py",
     "checkpoint_files.py",
 }
 LABEL_TOKEN_CODE = {
