@@ -506,12 +506,17 @@ def run_emotion(args, results: dict) -> None:
 
 # ------------------------------------------------------------------------------------------ report
 def run_lines(args, command: str, total: float) -> list[str]:
-    """The command, backbone, hardware and date lines shared by both reports."""
+    """The command, backbone, hardware and date lines shared by both reports. The machine's state is measured:
+    `os.getloadavg()` when the run started (`args.load_at_start`) and now, `torch.cuda.is_available()` (every
+    model here stays on the CPU either way)."""
+    load_now = os.getloadavg()[0]
     return [
         f"- command: `{command}`",
         f"- backbone: {args.backbone_name} (`{args.backbone}`)",
-        f"- hardware: {platform.machine()} CPU ({os.cpu_count()} cores shared with other jobs), "
-        f"torch threads {torch.get_num_threads()}, no GPU; torch {torch.__version__}, transformers {transformers.__version__}",
+        f"- hardware: {platform.machine()} CPU, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+        f"models on the CPU (torch.cuda.is_available(): {torch.cuda.is_available()}); 1-minute load average "
+        f"{args.load_at_start:.2f} at the start, {load_now:.2f} when this was written; torch {torch.__version__}, "
+        f"transformers {transformers.__version__}",
         f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; total wall time {total / 60:.1f} min",
     ]
 
@@ -656,7 +661,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "OMP_NUM_THREADS=1 python -m benchmarks.zero_shot_labelling " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
-    start = time.time()
+    start, args.load_at_start = time.time(), os.getloadavg()[0]
     results: dict = {"rows": []}
     if not args.skip_fce:
         run_fce(args, results)
