@@ -259,6 +259,8 @@ def cmd_fewshot(args) -> int:
             output_dir=args.output,
             source_epochs=args.source_epochs,
             target_steps=args.target_steps,
+            source_scheme=scheme,
+            target_scheme=args.target_scheme,
         )
     print(f"Target {target}: {args.k}-shot support set of {len(support)} sentences (seed {args.seed})")
     metrics = evaluate_ner(model, target_test)
@@ -288,21 +290,82 @@ def cmd_fewshot(args) -> int:
     return 0
 
 
+def _predict_model(args):
+    """The model of `predict`: torch (a NER model or a classifier) or, with --backend onnx, an exported NER model."""
+    if args.backend == "torch":
+        if args.quantized:
+            raise SystemExit("error: --quantized loads the int8 ONNX graph; add --backend onnx")
+        return _load_model(args.model)
+    from .modeling_label_semantics import LabelSemanticsForTokenClassification
+
+    file_name = "model_qint8.onnx" if args.quantized else "model.onnx"
+    with _argument("--model", args.model, (ValueError, OSError, ImportError)):
+        _existing(args.model, "--model")
+        return LabelSemanticsForTokenClassification.from_pretrained(
+            args.model, backend="onnx", file_name=file_name
+        )
+
+
 def cmd_predict(args) -> int:
-    model = _load_model(args.model)
-    texts = _input_texts(args)
+    if args.output is not None and args.input is None:
+        raise SystemExit(
+            "error: --output goes with --input CORPUS; --text, --file and stdin print JSON lines"
+        )
+    model = _predict_model(args)
+    options = {}
     if model.config.model_type == "label-token":
-        if args.argmax:
-            raise SystemExit(
-                "error: --argmax only applies to NER models; this is a text classifier (label-token)"
-            )
-        results = model.predict(texts, batch_size=args.batch_size) if texts else []
+        for flag, value in (("--argmax", args.argmax), ("--dtype", args.dtype)):
+            if value:
+                raise SystemExit(
+                    f"error: {flag} only applies to NER models; this is a text classifier (label-token)"
+                )
         key = "labels" if model.config.is_multi_label else "label"
     else:
-        results = model.predict(texts, batch_size=args.batch_size, viterbi=not args.argmax) if texts else []
+        options = {"viterbi": not args.argmax, **({"dtype": args.dtype} if args.dtype else {})}
         key = "entities"
+    if args.input is not None:
+        return _predict_corpus(args, model, options)
+    texts = _input_texts(args)
+    results = model.predict(texts, batch_size=args.batch_size, **options) if texts else []
     for text, result in zip(texts, results):
         print(json.dumps({"text": text, key: result}, ensure_ascii=False))
+    return 0
+
+
+def _predict_corpus(args, model, options: dict) -> int:
+    """`predict --input`: stream a corpus into --output, resumable, split across processes under accelerate."""
+    from .corpus import CorpusError, output_format_of, process_state, tag_corpus
+
+    if args.output is None:
+        raise SystemExit(
+            "error: --input needs --output FILE (*.jsonl or *.parquet); the parts of an interrupted run are kept "
+            "beside it, so the same command resumes"
+        )
+    with _argument("--output", args.output, (ValueError,)):
+        output_format_of(args.output)
+    if args.backend == "torch":
+        model.to(process_state().device)  # one GPU per process under accelerate launch; the CPU otherwise
+    settings = {
+        "model": str(Path(args.model).resolve()),
+        "backend": args.backend,
+        "quantized": args.quantized,
+    }
+    with _argument("--input", args.input, (CorpusError, FileNotFoundError)):
+        written = tag_corpus(
+            model,
+            args.input,
+            args.output,
+            field=args.field,
+            split=args.split,
+            keep=args.keep or (),
+            chunk_size=args.chunk_size,
+            batch_size=args.batch_size,
+            overwrite=args.overwrite,
+            settings=settings,
+            **options,
+        )
+    if written is not None:
+        print(f"Wrote {written}", file=sys.stderr)
     return 0
 
 
@@ -385,6 +448,7 @@ def cmd_train(args) -> int:
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         seed=args.seed,
+        scheme=scheme,
     )
     metrics = (
         evaluate_ner(model, _split(data, args.data, args.eval_split, "--data")) if args.eval_split else {}
@@ -548,20 +612,61 @@ def build_parser() -> argparse.ArgumentParser:
     model_help = "a saved model folder: a label-semantics NER model or a label-token classifier"
     p = sub.add_parser(
         "predict",
-        help="tag text, a file (one text per line) or stdin; JSON lines out",
+        help="tag text, a file (one text per line), stdin, or a whole corpus into a file",
         description="Run a saved model on --text, on every line of --file, or on every line of stdin, and print "
         'one JSON object per text: {"text": ..., "entities": [...]} for NER (label, text, score, character and '
-        'word offsets), {"text": ..., "label": ...} or {"text": ..., "labels": [...]} for a classifier.',
+        'word offsets), {"text": ..., "label": ...} or {"text": ..., "labels": [...]} for a classifier. '
+        "With --input CORPUS --output FILE, a corpus of any size is streamed in chunks into FILE (one record per "
+        'input record, in input order, with its "index"); an interrupted run resumes where it stopped when the '
+        "same command is run again, and under `accelerate launch` the chunks are shared among the processes.",
     )
     p.add_argument("--model", required=True, help=model_help)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--text", help="one text to tag")
     source.add_argument("--file", help="a UTF-8 file with one text per line (default: read stdin)")
+    source.add_argument(
+        "--input",
+        help="a corpus: JSON Lines (*.jsonl, one object per line), Parquet, a folder saved by datasets, or a "
+        "datasets Hub name; needs --output",
+    )
+    p.add_argument("--output", help="with --input: the file to write, *.jsonl or *.parquet")
+    p.add_argument(
+        "--field",
+        help="with --input: the field to tag, a string (raw text) or a list of strings (pre-split words) "
+        "(default: text, else tokens)",
+    )
+    p.add_argument(
+        "--keep", nargs="+", metavar="FIELD", help="with --input: input fields copied to the output"
+    )
+    p.add_argument("--split", help="with --input: the split of a datasets corpus (default: its only split)")
+    p.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=1024,
+        help="with --input: records read, tagged and written at a time; the unit of resuming (default: 1024)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="with --input: start over, replacing --output")
     p.add_argument(
         "--batch-size", type=_positive_int, default=32, help="texts per forward pass (default: 32)"
     )
     p.add_argument(
         "--argmax", action="store_true", help="NER: plain argmax instead of valid-transition Viterbi"
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        help="NER: run the encoder in this precision; label vectors and decoding stay float32 (default: the "
+        "model's own, float32)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="NER: onnx runs the graphs export_onnx wrote into the model's onnx/ folder with ONNX Runtime "
+        "(default: torch)",
+    )
+    p.add_argument(
+        "--quantized", action="store_true", help="with --backend onnx: the int8 graph (onnx/model_qint8.onnx)"
     )
     p.set_defaults(func=cmd_predict)
 

@@ -4,11 +4,12 @@ few-shot recipe (pre-finetune on a source data set, then fine-tune on K shots of
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 from transformers import Trainer, TrainingArguments
 
-from .data import NERDataCollator, tokenize_and_align
+from .alignment import NERDataCollator, align_dataset
 from .evaluation import compute_ner_metrics
 from .prediction import predict_tags
 from .verbalizer import (
@@ -36,13 +37,7 @@ def encode_for_training(dataset, tokenizer, label2id, *, max_length: int | None 
     Returns:
         `datasets.Dataset` with `input_ids`, `attention_mask`, (`token_type_ids`) and `labels`.
     """
-    return dataset.map(
-        tokenize_and_align,
-        batched=True,
-        remove_columns=dataset.column_names,
-        fn_kwargs={"tokenizer": tokenizer, "label2id": label2id, "max_length": max_length},
-        desc="Tokenising",
-    )
+    return align_dataset(dataset, tokenizer, label2id, max_length=max_length)
 
 
 def to_model_scheme(dataset, model, *, scheme: str | None = None):
@@ -95,6 +90,7 @@ def finetune(
     max_length: int | None = None,
     warmup_ratio: float = 0.0,
     disable_tqdm: bool | None = None,
+    scheme: str | None = None,
     **training_args,
 ) -> Trainer:
     r"""
@@ -112,14 +108,17 @@ def finetune(
         seed (`int`, *optional*, defaults to `0`), warmup_ratio (`float`, *optional*, defaults to `0.0`):
             as in `TrainingArguments`.
         max_length (`int`, *optional*): tokens per training row.
+        scheme (`str`, *optional*): the tag scheme of `dataset`; detected when not given. Tags in another scheme
+            than the model's are converted into it first (see [`to_model_scheme`]).
         **training_args: any other `TrainingArguments` field.
 
     Returns:
         The `Trainer`, after training.
     """
     tokenizer = tokenizer if tokenizer is not None else model.tokenizer
-    dataset = to_model_scheme(dataset, model)
+    dataset = to_model_scheme(dataset, model, scheme=scheme)
     encoded = encode_for_training(dataset, tokenizer, model.config.label2id, max_length=max_length)
+    existed = os.path.exists(output_dir)
     args = TrainingArguments(
         output_dir=output_dir,
         num_train_epochs=epochs,
@@ -143,6 +142,8 @@ def finetune(
     )
     trainer.train()
     model.eval()
+    if not existed and os.path.isdir(output_dir) and not os.listdir(output_dir):
+        os.rmdir(output_dir)  # nothing was saved: leave no empty folder behind
     return trainer
 
 
@@ -216,6 +217,8 @@ def fewshot_transfer(
     target_labels: Sequence[str] | None = None,
     descriptions=None,
     disable_tqdm: bool | None = None,
+    source_scheme: str | None = None,
+    target_scheme: str | None = None,
 ):
     r"""
     The two-stage recipe of Ma et al. (2022): pre-finetune on a source data set, replace the label set with the
@@ -230,6 +233,8 @@ def fewshot_transfer(
         seed (`int`, *optional*, defaults to `0`): seeds the sampler and the training.
         target_labels (`Sequence[str]`, *optional*): the target's label set; read off `target_train` when not given.
         descriptions (`Mapping[str, str]`, *optional*): descriptions of the target's types.
+        source_scheme, target_scheme (`str`, *optional*): the tag schemes of the two data sets; detected when not
+            given. The model keeps its own scheme: target labels and tags are mapped into it.
 
     Returns:
         `tuple[model, datasets.Dataset]`: the fine-tuned model and the support set it was trained on.
@@ -243,13 +248,14 @@ def fewshot_transfer(
             source,
             output_dir=f"{output_dir}/source",
             epochs=source_epochs,
+            scheme=source_scheme,
             learning_rate=learning_rate,
             batch_size=batch_size,
             seed=seed,
             disable_tqdm=disable_tqdm,
         )
     tags = target_train["ner_tags"]
-    scheme = detect_scheme(tags)
+    scheme = normalize_scheme(target_scheme) if target_scheme is not None else detect_scheme(tags)
     if target_labels is None:
         target_labels = labels_from_types(entity_types(t for sentence in tags for t in sentence), scheme)
     model.set_labels(target_labels, descriptions=descriptions, tag_scheme=scheme)
@@ -259,6 +265,7 @@ def fewshot_transfer(
         support,
         output_dir=f"{output_dir}/target",
         max_steps=target_steps,
+        scheme=scheme,
         learning_rate=target_learning_rate,
         batch_size=target_batch_size,
         seed=seed,

@@ -19,9 +19,10 @@ from label_semantics import LabelSemanticsForTokenClassification
 from label_semantics.cli import main as cli_main
 from label_semantics.evaluation import build_compute_metrics, compute_ner_metrics
 from label_semantics.prediction import predict_tags
-from label_semantics.training import evaluate_ner, finetune, to_model_scheme
+from label_semantics.training import evaluate_ner, fewshot_transfer, finetune, to_model_scheme
 from label_semantics.verbalizer import (
     SCHEMES,
+    SchemeError,
     convert_scheme,
     describe_type,
     is_valid_sequence,
@@ -303,3 +304,29 @@ def test_evaluate_ner_warns_about_gold_types_the_model_does_not_predict(model, c
     with caplog.at_level(logging.WARNING, logger="label_semantics.training"):
         evaluate_ner(model, rows)
     assert "['ORG']" in caplog.text and "missed" in caplog.text
+
+
+def test_finetune_reads_the_data_in_the_scheme_it_is_given_and_leaves_no_empty_folder(model, tmp_path):
+    rows = Dataset.from_list([{"tokens": ["john", "visited", "paris"], "ner_tags": ["B-PER", "O", "B-LOC"]}])
+    with pytest.raises(SchemeError, match="BIOES"):  # the scheme passed is used, not detected again
+        finetune(model, rows, output_dir=str(tmp_path / "a"), max_steps=1, scheme="BIOES", disable_tqdm=True)
+    finetune(model, rows, output_dir=str(tmp_path / "b"), max_steps=1, scheme="IOB2", disable_tqdm=True)
+    assert not (tmp_path / "b").exists()  # nothing was saved, so no empty Trainer folder is left
+
+
+def test_fewshot_transfer_takes_the_target_scheme(model, tmp_path):
+    target = Dataset.from_list(
+        [{"tokens": ["mary", "in", "london"], "ner_tags": ["I-PER", "O", "I-LOC"]}] * 3
+    )
+    model, support = fewshot_transfer(
+        model,
+        None,
+        target,
+        k=1,
+        output_dir=str(tmp_path),
+        target_steps=1,
+        target_scheme="IOB1",
+        disable_tqdm=True,
+    )
+    assert model.config.data_scheme == "IOB1" and model.config.tag_scheme == "IOB2"
+    assert len(support) == 1 and not (tmp_path / "run").exists()  # no empty Trainer folders left behind
