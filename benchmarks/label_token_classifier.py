@@ -75,11 +75,63 @@ def read_goemotions(folder: Path, split: str) -> tuple[list[str], list[list[floa
     return texts, targets, labels
 
 
-def sample_per_label(targets: list[int], k: int, seed: int) -> list[int]:
+SST5_LABELS = ["very negative", "negative", "neutral", "positive", "very positive"]
+
+
+def read_sst5(folder: Path, split: str) -> tuple[list[str], list[int]]:
+    """SST-5: one text a line, the label digit, a space, the tokenised sentence."""
+    texts, targets = [], []
+    for number, line in enumerate((folder / f"{split}.txt").read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        digit, _, text = line.partition(" ")
+        if digit not in "01234" or len(digit) != 1 or not text.strip():
+            raise ValueError(
+                f"{folder / f'{split}.txt'} line {number}: expected 'digit text', got {line[:60]!r}"
+            )
+        texts.append(text)
+        targets.append(int(digit))
+    return texts, targets
+
+
+def sample_per_label(targets: list[int], k: int, seed: int, labels: list[str] | None = None) -> list[int]:
+    """`k` indices of each class (seeded, shuffled). A class with fewer than `k` examples is an error that names
+    the class and its count."""
     rng = random.Random(seed)
     chosen = []
     for label in sorted(set(targets)):
-        chosen += rng.sample([i for i, y in enumerate(targets) if y == label], k)
+        pool = [i for i, y in enumerate(targets) if y == label]
+        if len(pool) < k:
+            shown = labels[label] if labels else label
+            raise ValueError(
+                f"label {shown!r} has {len(pool)} examples, fewer than the k={k} asked for; use k={len(pool)} or less."
+            )
+        chosen += rng.sample(pool, k)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def sample_multi_label(targets: list[list[float]], k: int, seed: int, labels: list[str]) -> list[int]:
+    """GoEmotions few-shot: for each label (rarest first) add seeded texts that carry it until it has `k` in the
+    support set; a label with fewer than `k` texts is an error that names the label and its count."""
+    rng = random.Random(seed)
+    have = [0] * len(labels)
+    chosen: list[int] = []
+    taken: set[int] = set()
+    counts = [sum(row[j] > 0 for row in targets) for j in range(len(labels))]
+    for j in sorted(range(len(labels)), key=lambda j: counts[j]):
+        if counts[j] < k:
+            raise ValueError(
+                f"label {labels[j]!r} has {counts[j]} examples, fewer than the k={k} asked for; use k={counts[j]} or less."
+            )
+        pool = [i for i, row in enumerate(targets) if row[j] > 0 and i not in taken]
+        rng.shuffle(pool)
+        for i in pool:
+            if have[j] >= k:
+                break
+            chosen.append(i)
+            taken.add(i)
+            have = [h + (targets[i][m] > 0) for m, h in enumerate(have)]
     rng.shuffle(chosen)
     return chosen
 
@@ -87,8 +139,17 @@ def sample_per_label(targets: list[int], k: int, seed: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------- models
 
 
-def build(kind: str, backbone: str, labels: list[str], problem_type: str, init: str = "description"):
-    """The model and its tokenizer; `kind` is "standard" or "label-token"."""
+def build(
+    kind: str,
+    backbone: str,
+    labels: list[str],
+    problem_type: str,
+    init: str = "description",
+    design: dict | None = None,
+):
+    """The model and its tokenizer; `kind` is "standard" or "label-token" (`design`: further `LabelTokenConfig`
+    fields, `{}` for the defaults). With `design=None`, "label-token" is the design before issue 10 (shared
+    attention, linear head), the one the full-data and throughput stages measured."""
     if kind == "standard":
         model = AutoModelForSequenceClassification.from_pretrained(
             backbone,
@@ -98,10 +159,14 @@ def build(kind: str, backbone: str, labels: list[str], problem_type: str, init: 
             problem_type=problem_type,
         )
         return model, AutoTokenizer.from_pretrained(backbone)
+    design = dict(OLD_DESIGN) if design is None else design
     model = LabelTokenForSequenceClassification.from_encoder(
-        backbone, labels=labels, init=init, problem_type=problem_type
+        backbone, labels=labels, init=init, problem_type=problem_type, **design
     )
     return model, model.tokenizer
+
+
+OLD_DESIGN = {"label_attention": "shared", "label_head": "linear"}
 
 
 def grouped_batches(texts, batch_size, rng) -> list[list[int]]:
@@ -208,24 +273,27 @@ def run_one(
     lr,
     seed,
     bias_init: str = "zero",
+    design: dict | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Train one model and return its record and its logits on each text list of `evaluations` (e.g. "val",
     "test"); the inference speed is measured on the last one."""
     torch.manual_seed(seed)
-    model, tokenizer = build(kind, args.backbone, labels, problem_type, init)
+    model, tokenizer = build(kind, args.backbone, labels, problem_type, init, design=design)
     if bias_init == "prior":
         init_output_bias(model, train_targets)
-    fit = train(
-        model,
-        tokenizer,
-        train_texts,
-        train_targets,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        max_length=args.max_length,
-    )
+    fit = {"steps": 0, "examples": 0, "seconds": 0.0, "examples_per_s": None, "final_loss": None}
+    if steps:
+        fit = train(
+            model,
+            tokenizer,
+            train_texts,
+            train_targets,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            max_length=args.max_length,
+        )
     logits = {}
     for split, texts in evaluations.items():
         logits[split], infer_rate = predict_logits(model, tokenizer, texts, max_length=args.max_length)
@@ -235,6 +303,7 @@ def run_one(
         "seed": seed,
         "lr": lr,
         "bias_init": bias_init,
+        "design": design,
         "train": fit,
         "inference_examples_per_s": infer_rate,
     }
@@ -252,7 +321,8 @@ def init_output_bias(model, targets: list[list[float]]) -> None:
     with torch.no_grad():
         if isinstance(model, LabelTokenForSequenceClassification):
             mean = rate.mean()
-            model.classifier.bias.fill_(float(torch.log(mean / (1 - mean))))
+            bias = model.logit_bias if model.config.label_head == "description" else model.classifier.bias
+            bias.fill_(float(torch.log(mean / (1 - mean))))
         else:
             model.classifier.bias.copy_(torch.log(rate / (1 - rate)))
 
@@ -395,17 +465,109 @@ def stage_goemotions(args) -> dict:
     }
 
 
-FEWSHOT_MODELS = [("standard", None), *(("label-token", i) for i in INITS)]
+# The few-shot rows: the label-token model with its default design, the variants tried for issue 10, and the
+# standard head. "zero-shot" is the default design untrained (k=0); SetFit runs in its own venv
+# (benchmarks/setfit_baseline.py) on the support sets this stage writes, and its records join the report.
+FEWSHOT_ROWS: dict[str, dict] = {
+    "label-token": {"kind": "label-token", "design": {}},
+    "shared-linear": {"kind": "label-token", "design": dict(OLD_DESIGN)},
+    "isolated-linear": {
+        "kind": "label-token",
+        "design": {"label_attention": "isolated", "label_head": "linear"},
+    },
+    "shared-description": {
+        "kind": "label-token",
+        "design": {"label_attention": "shared", "label_head": "description"},
+    },
+    "label-smoothing-0.1": {"kind": "label-token", "design": {"label_smoothing": 0.1}},
+    "standard": {"kind": "standard", "design": None},
+}
+ROW_NAMES = {
+    "label-token": "LabelToken, default (isolated attention, description head)",
+    "shared-linear": "LabelToken, before issue 10 (shared attention, linear head)",
+    "isolated-linear": "LabelToken, isolated attention, linear head",
+    "shared-description": "LabelToken, shared attention, description head",
+    "label-smoothing-0.1": "LabelToken, default + label smoothing 0.1",
+    "standard": "AutoModelForSequenceClassification",
+    "zero-shot": "LabelToken, default, untrained (zero-shot, k=0)",
+    "setfit": "SetFit, default recipe (setfit 1.2.0)",
+}
+FEWSHOT_DATASETS = ("emotion", "sst5", "goemotions")
 
 
-def stage_fewshot(args) -> dict:
-    """For every k and model: the learning rate is chosen among `--fewshot-lrs` by validation accuracy on seed 0's
-    support set (ties go to the smaller rate), then seeds 1.. are trained at that rate; all seeds are scored on
-    the test split."""
-    folder = args.data / "emotion"
-    pool_texts, pool_targets = read_emotion(folder, "train")
-    test_texts, test_targets = subset(*read_emotion(folder, "test"), args.fewshot_test, random_sample=True)
-    val_texts, val_targets = subset(*read_emotion(folder, "val"), args.fewshot_val, random_sample=True)
+def fewshot_data(args, dataset: str) -> dict:
+    """Labels, training pool, validation and test subsets (seeded random samples) of one few-shot data set."""
+    folder = args.data / dataset
+    if dataset == "emotion":
+        labels, read, val_split = EMOTION_LABELS, read_emotion, "val"
+    elif dataset == "sst5":
+        labels, read, val_split = SST5_LABELS, read_sst5, "dev"
+    else:
+        labels = (folder / "labels.txt").read_text(encoding="utf-8").split()
+
+        def read(folder, split):
+            return read_goemotions(folder, split)[:2]
+
+        val_split = "dev"
+    pool = read(folder, "train")
+    test = subset(*read(folder, "test"), args.fewshot_test, random_sample=True)
+    val = subset(*read(folder, val_split), args.fewshot_val, random_sample=True)
+    multi = dataset == "goemotions"
+    return {
+        "labels": labels,
+        "problem_type": "multi_label_classification" if multi else "single_label_classification",
+        "pool": pool,
+        "val": val,
+        "test": test,
+    }
+
+
+def support_indices(data: dict, k: int, seed: int) -> list[int]:
+    if data["problem_type"] == "multi_label_classification":
+        return sample_multi_label(data["pool"][1], k, seed, data["labels"])
+    return sample_per_label(data["pool"][1], k, seed, data["labels"])
+
+
+def write_support_sets(args, dataset: str, data: dict) -> Path:
+    """The support sets, validation and test texts of one data set as JSON, for the SetFit script (the texts stay in
+    the git-ignored cache: the data sets' licences do not allow copying them into the repository)."""
+    folder = args.cache / "support_sets"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dataset}.json"
+    support = {
+        f"k{k}_seed{seed}": support_indices(data, k, seed) for k in args.shots for seed in range(args.seeds)
+    }
+    pool_texts, pool_targets = data["pool"]
+    payload = {
+        "dataset": dataset,
+        "labels": data["labels"],
+        "problem_type": data["problem_type"],
+        "support": {
+            key: {
+                "texts": [pool_texts[i] for i in ids],
+                "labels": [pool_targets[i] for i in ids],
+                "indices": ids,
+            }
+            for key, ids in support.items()
+        },
+        "val": {"texts": data["val"][0], "labels": data["val"][1]},
+        "test": {"texts": data["test"][0], "labels": data["test"][1]},
+    }
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def fewshot_scores(data: dict):
+    val_targets, test_targets = data["val"][1], data["test"][1]
+    if data["problem_type"] == "multi_label_classification":
+
+        def scorer(logits):
+            return {
+                **multi_label_scores(logits["test"], test_targets),
+                "val": multi_label_scores(logits["val"], val_targets),
+            }
+
+        return scorer, "micro_f1"
 
     def scorer(logits):
         return {
@@ -413,43 +575,111 @@ def stage_fewshot(args) -> dict:
             "val": single_label_scores(logits["val"], val_targets),
         }
 
-    runs = []
-    for k in args.shots:
-        support = {seed: sample_per_label(pool_targets, k, seed) for seed in range(args.seeds)}
-        for kind, init in FEWSHOT_MODELS:
+    return scorer, "accuracy"
 
-            def run(seed, lr, k=k, kind=kind, init=init, support=support):
-                texts = [pool_texts[i] for i in support[seed]]
-                targets = [pool_targets[i] for i in support[seed]]
-                key = f"k{k}_seed{seed}_{kind}_{init}_lr{lr}_steps{args.fewshot_steps}_test{len(test_texts)}_val{len(val_texts)}"
-                record = cached_run(
-                    args,
-                    "fewshot",
-                    key,
-                    scorer,
-                    kind,
-                    init,
-                    args,
-                    EMOTION_LABELS,
-                    "single_label_classification",
-                    texts,
-                    targets,
-                    {"val": val_texts, "test": test_texts},
-                    steps=args.fewshot_steps,
-                    batch_size=args.fewshot_batch_size,
-                    lr=lr,
-                    seed=seed,
-                )
-                return {"k": k, **record}
 
-            sweep = [run(0, lr) for lr in args.fewshot_lrs]
-            best = max(sweep, key=lambda r: (r["val"]["accuracy"], -r["lr"]))
-            for r in sweep:
-                runs.append({**r, "selected": r is best})
-            runs += [{**run(seed, best["lr"]), "selected": True} for seed in range(1, args.seeds)]
+def fewshot_run(args, context: dict, k: int, row: str, seed: int, lr: float, indices: list[int]) -> dict:
+    """One cached few-shot run of `row` on the support set `indices` of `context["data"]`."""
+    data, spec = context["data"], FEWSHOT_ROWS[row]
+    texts = [data["pool"][0][i] for i in indices]
+    targets = [data["pool"][1][i] for i in indices]
+    key = f"{context['dataset']}_k{k}_seed{seed}_{row}_lr{lr}_steps{args.fewshot_steps}_{context['sizes']}"
+    if args.cached_only and not (args.cache / "fewshot" / f"{key}.json").exists():
+        return None
+    record = cached_run(
+        args,
+        "fewshot",
+        key,
+        context["scorer"],
+        spec["kind"],
+        "description",
+        args,
+        data["labels"],
+        data["problem_type"],
+        texts,
+        targets,
+        context["evaluations"],
+        steps=args.fewshot_steps,
+        batch_size=args.fewshot_batch_size,
+        lr=lr,
+        seed=seed,
+        design=spec["design"],
+    )
+    return {"dataset": context["dataset"], "k": k, "row": row, **record}
+
+
+def stage_fewshot(args) -> dict:
+    """For every data set, k and row: the learning rate is chosen among `--fewshot-lrs` by the validation metric
+    (accuracy; micro-F1 for GoEmotions) on seed 0's support set (ties go to the smaller rate), then seeds 1.. are
+    trained at that rate; all seeds are scored on the test subset. Every run is cached, so an interrupted grid
+    resumes; `--fewshot-rows`, `--fewshot-datasets`, `--shots` and `--seeds` pick a slice."""
+    runs, test_sizes, val_sizes = [], {}, {}
+    for dataset in args.fewshot_datasets:
+        data = fewshot_data(args, dataset)
+        test_sizes[dataset], val_sizes[dataset] = len(data["test"][0]), len(data["val"][0])
+        write_support_sets(args, dataset, data)
+        scorer, metric = fewshot_scores(data)
+        labels, problem_type = data["labels"], data["problem_type"]
+        evaluations = {"val": data["val"][0], "test": data["test"][0]}
+        sizes = f"test{len(data['test'][0])}_val{len(data['val'][0])}"
+        context = {
+            "dataset": dataset,
+            "data": data,
+            "scorer": scorer,
+            "sizes": sizes,
+            "evaluations": evaluations,
+        }
+        if "zero-shot" in args.fewshot_rows:
+            key = f"{dataset}_k0_zero-shot_{sizes}"
+            record = cached_run(
+                args,
+                "fewshot",
+                key,
+                scorer,
+                "label-token",
+                "description",
+                args,
+                labels,
+                problem_type,
+                [],
+                [],
+                evaluations,
+                steps=0,
+                batch_size=1,
+                lr=0.0,
+                seed=0,
+                design={},
+            )
+            runs.append({"dataset": dataset, "k": 0, "row": "zero-shot", "selected": True, **record})
+        for k in args.shots:
+            support = {seed: support_indices(data, k, seed) for seed in range(args.seeds)}
+            for row in args.fewshot_rows:
+                if row not in FEWSHOT_ROWS:
+                    continue
+
+                def run(seed, lr, k=k, row=row, support=support, context=context):
+                    return fewshot_run(args, context, k, row, seed, lr, support[seed])
+
+                sweep = [r for r in (run(0, lr) for lr in args.fewshot_lrs) if r is not None]
+                if not sweep:
+                    continue
+                best = max(sweep, key=lambda r: (r["val"][metric], -r["lr"]))
+                runs += [{**r, "selected": r is best} for r in sweep]
+                others = (run(seed, best["lr"]) for seed in range(1, args.seeds))
+                runs += [{**r, "selected": True} for r in others if r is not None]
+    setfit = args.cache / "setfit" / "records.json"
+    if setfit.exists():  # written by benchmarks/setfit_baseline.py from the same support sets
+        wanted = set(args.fewshot_datasets)
+        runs += [
+            {**r, "row": "setfit", "selected": True}
+            for r in json.loads(setfit.read_text())
+            if r["dataset"] in wanted and r["k"] in args.shots
+        ]
     return {
-        "test_examples": len(test_texts),
-        "val_examples": len(val_texts),
+        "version": 2,
+        "datasets": list(args.fewshot_datasets),
+        "test_examples": test_sizes,
+        "val_examples": val_sizes,
         "steps": args.fewshot_steps,
         "batch_size": args.fewshot_batch_size,
         "lrs": args.fewshot_lrs,
@@ -534,6 +764,187 @@ def runs_of(runs: list[dict], kind: str, init: str | None, k: int | None = None)
     ]
 
 
+def fewshot_cells(runs: list[dict], metric: str) -> str:
+    return mean_std([run[metric] for run in runs]) if runs and all(metric in run for run in runs) else "–"
+
+
+def render_fewshot(r: dict) -> list[str]:
+    """The few-shot grid: per data set, one row per model, accuracy and macro-F1 per k (mean ± std over seeds),
+    collapsed runs, training seconds and inference texts/s; then the learning-rate sweeps."""
+    selected = [run for run in r["runs"] if run["selected"]]
+    out = [
+        "## Few-shot classification",
+        "",
+        f"k examples per label from the training split (seeded; the same support set for every model of a seed, "
+        f"written to `benchmarks/cache/label_token_classifier/support_sets/` for the SetFit script); "
+        f"{r['steps']} optimizer steps of batch {r['batch_size']}. Each trained row's learning rate is chosen per "
+        f"data set and k among {r['lrs']} by the validation metric on seed 0's support set; every seed is then "
+        "trained at that rate. SetFit runs its documented defaults (no rate chosen). Mean ± standard deviation "
+        "over seeds, in %; collapsed: runs giving over 90% of the test texts one class; seconds: training time per "
+        "run; texts/s: inference.",
+        "",
+    ]
+    for dataset in r["datasets"]:
+        runs = [run for run in selected if run["dataset"] == dataset]
+        if not runs:
+            continue
+        multi = dataset == "goemotions"
+        metrics = ("micro_f1", "macro_f1") if multi else ("accuracy", "macro_f1")
+        shots = sorted({run["k"] for run in runs})
+        out += [
+            f"### {dataset} ({r['test_examples'][dataset]} test texts, {r['val_examples'][dataset]} validation texts)",
+            "",
+            "| model | k | seeds | "
+            + " | ".join(m.replace("_", "-") for m in metrics)
+            + " | collapsed | training s | texts/s | lr |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        rows = [row for row in ROW_NAMES if any(run["row"] == row for run in runs)]
+        for k in shots:
+            for row in rows:
+                cell = [run for run in runs if run["row"] == row and run["k"] == k]
+                if not cell:
+                    continue
+                collapsed = (
+                    "–" if multi else f"{sum(run['top_class_share'] > 0.9 for run in cell)} / {len(cell)}"
+                )
+                seconds = statistics.mean(run["train"]["seconds"] for run in cell)
+                speed = statistics.mean(run["inference_examples_per_s"] for run in cell)
+                lrs = sorted({run["lr"] for run in cell if run.get("lr") is not None})
+                out.append(
+                    f"| {ROW_NAMES[row]} | {k} | {len(cell)} | "
+                    + " | ".join(fewshot_cells(cell, m) for m in metrics)
+                    + f" | {collapsed} | {seconds:.0f} | {speed:.0f} | {', '.join(f'{lr:g}' for lr in lrs) or '–'} |"
+                )
+        out.append("")
+        per_seed = [
+            f"{ROW_NAMES[run['row']]}, k={run['k']}, seed {run['seed']}: "
+            + "/".join(f"{100 * run[m]:.1f}" for m in metrics)
+            for run in sorted(
+                runs, key=lambda run: (run["k"], list(ROW_NAMES).index(run["row"]), run["seed"])
+            )
+        ]
+        out += ["Per run (" + " / ".join(metrics) + ", %): " + "; ".join(per_seed) + ".", ""]
+        sweeps = [run for run in r["runs"] if run["dataset"] == dataset and run["seed"] == 0 and "val" in run]
+        if len({run["lr"] for run in sweeps}) > 1:
+            out += ["Learning-rate sweeps on seed 0 (validation / test metric, %; **bold**: selected):", ""]
+            for run in sorted(sweeps, key=lambda run: (run["k"], run["row"], run["lr"])):
+                metric = metrics[0]
+                cell = f"{100 * run['val'][metric]:.1f} / {100 * run[metric]:.1f}"
+                out.append(
+                    f"- {ROW_NAMES[run['row']]}, k={run['k']}, lr {run['lr']:g}: "
+                    + (f"**{cell}**" if run["selected"] else cell)
+                )
+            out.append("")
+    return out
+
+
+def fewshot_summary(r: dict) -> list[str]:
+    """Mean accuracy of each row per k, averaged over emotion and SST-5 where both were measured."""
+    lines = []
+    runs = [run for run in r["runs"] if run["selected"] and run["dataset"] in ("emotion", "sst5")]
+    for k in sorted({run["k"] for run in runs if run["k"] > 0}):
+        parts = []
+        for row in ROW_NAMES:
+            means = [
+                statistics.mean(run["accuracy"] for run in cell)
+                for dataset in ("emotion", "sst5")
+                if (
+                    cell := [
+                        run
+                        for run in runs
+                        if run["row"] == row and run["k"] == k and run["dataset"] == dataset
+                    ]
+                )
+            ]
+            if means:
+                parts.append(
+                    f"{ROW_NAMES[row]} {100 * statistics.mean(means):.1f} (over {len(means)} data sets)"
+                )
+        lines.append(f"- few-shot k={k}, mean accuracy over emotion and SST-5: " + "; ".join(parts) + ".")
+    return lines
+
+
+LEGACY_FEWSHOT_MODELS = [("standard", None), *(("label-token", i) for i in INITS)]
+
+
+def render_fewshot_legacy(r: dict) -> list[str]:
+    """The few-shot section as measured before issue 10 (emotion only, the old design with four initialisations)."""
+    out = []
+    selected = [run for run in r["runs"] if run["selected"]]
+    shots = sorted({run["k"] for run in r["runs"]})
+    seeds = sorted({run["seed"] for run in selected})
+    out += [
+        "## Emotion, few-shot (single-label, 6 labels)",
+        "",
+        f"k examples per label drawn from the training split with seeds {seeds} (the same support set for every "
+        f"model of a seed); {r['steps']} optimizer steps of batch {r['batch_size']}. Each model's learning rate is "
+        f"chosen per k among {r['lrs']} by accuracy on {r['val_examples']} validation examples after training on "
+        f"seed 0's support set (table below); every seed is then trained at that rate and scored on "
+        f"{r['test_examples']} test examples. Mean ± standard deviation over seeds, in %.",
+        "",
+        "| model | seeds | " + " | ".join(f"k={k} accuracy | k={k} macro-F1" for k in shots) + " |",
+        "|---|---|" + "---|---|" * len(shots),
+    ]
+    for kind, init in LEGACY_FEWSHOT_MODELS:
+        cells = []
+        for k in shots:
+            runs = runs_of(selected, kind, init, k=k)
+            cells += [
+                mean_std([run["accuracy"] for run in runs]),
+                mean_std([run["macro_f1"] for run in runs]),
+            ]
+        used = sorted({run["seed"] for run in runs_of(selected, kind, init)})
+        out.append(f"| {name({'model': kind, 'init': init})} | {len(used)} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "Runs that ignore the text (over 90% of the test texts given one class), at the selected learning rates:",
+        "",
+    ]
+    for kind, init in LEGACY_FEWSHOT_MODELS:
+        runs = runs_of(selected, kind, init)
+        stuck = sum(run["top_class_share"] > 0.9 for run in runs)
+        out.append(f"- {name({'model': kind, 'init': init})}: {stuck} of {len(runs)}")
+    out += [
+        "",
+        "Per seed, at the selected learning rate (accuracy / macro-F1, %):",
+        "",
+        "| model | " + " | ".join(f"k={k}" for k in shots) + " |",
+        "|---|" + "---|" * len(shots),
+    ]
+    for kind, init in LEGACY_FEWSHOT_MODELS:
+        cells = []
+        for k in shots:
+            runs = sorted(runs_of(selected, kind, init, k=k), key=lambda run: run["seed"])
+            cells.append(
+                ", ".join(f"{100 * run['accuracy']:.1f}/{100 * run['macro_f1']:.1f}" for run in runs)
+            )
+        out.append(f"| {name({'model': kind, 'init': init})} | " + " | ".join(cells) + " |")
+    lrs = r["lrs"]
+    out += [
+        "",
+        "Learning-rate selection on seed 0 (validation accuracy / test accuracy, %; **bold**: selected):",
+        "",
+        "| model | k | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
+        "|---|---|" + "---|" * len(lrs),
+    ]
+    for kind, init in LEGACY_FEWSHOT_MODELS:
+        for k in shots:
+            by_lr = {run["lr"]: run for run in runs_of(r["runs"], kind, init, k=k) if run["seed"] == 0}
+            cells = []
+            for lr in lrs:
+                run = by_lr.get(lr)
+                cell = (
+                    "–"
+                    if run is None
+                    else f"{100 * run['val']['accuracy']:.1f} / {100 * run['accuracy']:.1f}"
+                )
+                cells.append(f"**{cell}**" if run is not None and run["selected"] else cell)
+            out.append(f"| {name({'model': kind, 'init': init})} | {k} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out
+
+
 def render(results: dict, meta: dict) -> str:
     out = [
         "# Label-token classifier vs. the standard sequence-classification head",
@@ -571,77 +982,7 @@ def render(results: dict, meta: dict) -> str:
         out.append("")
     if "fewshot" in results:
         r = results["fewshot"]
-        selected = [run for run in r["runs"] if run["selected"]]
-        shots = sorted({run["k"] for run in r["runs"]})
-        seeds = sorted({run["seed"] for run in selected})
-        out += [
-            "## Emotion, few-shot (single-label, 6 labels)",
-            "",
-            f"k examples per label drawn from the training split with seeds {seeds} (the same support set for every "
-            f"model of a seed); {r['steps']} optimizer steps of batch {r['batch_size']}. Each model's learning rate is "
-            f"chosen per k among {r['lrs']} by accuracy on {r['val_examples']} validation examples after training on "
-            f"seed 0's support set (table below); every seed is then trained at that rate and scored on "
-            f"{r['test_examples']} test examples. Mean ± standard deviation over seeds, in %.",
-            "",
-            "| model | seeds | " + " | ".join(f"k={k} accuracy | k={k} macro-F1" for k in shots) + " |",
-            "|---|---|" + "---|---|" * len(shots),
-        ]
-        for kind, init in FEWSHOT_MODELS:
-            cells = []
-            for k in shots:
-                runs = runs_of(selected, kind, init, k=k)
-                cells += [
-                    mean_std([run["accuracy"] for run in runs]),
-                    mean_std([run["macro_f1"] for run in runs]),
-                ]
-            used = sorted({run["seed"] for run in runs_of(selected, kind, init)})
-            out.append(f"| {name({'model': kind, 'init': init})} | {len(used)} | " + " | ".join(cells) + " |")
-        out += [
-            "",
-            "Runs that ignore the text (over 90% of the test texts given one class), at the selected learning rates:",
-            "",
-        ]
-        for kind, init in FEWSHOT_MODELS:
-            runs = runs_of(selected, kind, init)
-            stuck = sum(run["top_class_share"] > 0.9 for run in runs)
-            out.append(f"- {name({'model': kind, 'init': init})}: {stuck} of {len(runs)}")
-        out += [
-            "",
-            "Per seed, at the selected learning rate (accuracy / macro-F1, %):",
-            "",
-            "| model | " + " | ".join(f"k={k}" for k in shots) + " |",
-            "|---|" + "---|" * len(shots),
-        ]
-        for kind, init in FEWSHOT_MODELS:
-            cells = []
-            for k in shots:
-                runs = sorted(runs_of(selected, kind, init, k=k), key=lambda run: run["seed"])
-                cells.append(
-                    ", ".join(f"{100 * run['accuracy']:.1f}/{100 * run['macro_f1']:.1f}" for run in runs)
-                )
-            out.append(f"| {name({'model': kind, 'init': init})} | " + " | ".join(cells) + " |")
-        lrs = r["lrs"]
-        out += [
-            "",
-            "Learning-rate selection on seed 0 (validation accuracy / test accuracy, %; **bold**: selected):",
-            "",
-            "| model | k | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |",
-            "|---|---|" + "---|" * len(lrs),
-        ]
-        for kind, init in FEWSHOT_MODELS:
-            for k in shots:
-                by_lr = {run["lr"]: run for run in runs_of(r["runs"], kind, init, k=k) if run["seed"] == 0}
-                cells = []
-                for lr in lrs:
-                    run = by_lr.get(lr)
-                    cell = (
-                        "–"
-                        if run is None
-                        else f"{100 * run['val']['accuracy']:.1f} / {100 * run['accuracy']:.1f}"
-                    )
-                    cells.append(f"**{cell}**" if run is not None and run["selected"] else cell)
-                out.append(f"| {name({'model': kind, 'init': init})} | {k} | " + " | ".join(cells) + " |")
-        out.append("")
+        out += render_fewshot(r) if r.get("version") == 2 else render_fewshot_legacy(r)
     if "goemotions" in results:
         r = results["goemotions"]
         out += [
@@ -734,7 +1075,9 @@ def summary(results: dict) -> list[str]:
                 lines.append(
                     f"- goemotions, lr {lr:g}, output bias {bias}, dev-tuned threshold: LabelToken vs standard: {deltas}."
                 )
-    if "fewshot" in results:
+    if "fewshot" in results and results["fewshot"].get("version") == 2:
+        lines += fewshot_summary(results["fewshot"])
+    elif "fewshot" in results:
         runs = [run for run in results["fewshot"]["runs"] if run["selected"]]
         for k in sorted({run["k"] for run in runs}):
 
@@ -812,6 +1155,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--shots", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--fewshot-datasets", nargs="+", choices=FEWSHOT_DATASETS, default=list(FEWSHOT_DATASETS)
+    )
+    parser.add_argument(
+        "--fewshot-rows",
+        nargs="+",
+        choices=[*FEWSHOT_ROWS, "zero-shot"],
+        default=[*FEWSHOT_ROWS, "zero-shot"],
+        help="the models of the few-shot grid (SetFit's records join when benchmarks/setfit_baseline.py wrote them)",
+    )
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="few-shot: report the cached runs of the grid and train nothing (to assemble slices measured apart)",
+    )
     parser.add_argument("--fewshot-steps", type=int, default=60)
     parser.add_argument("--fewshot-batch-size", type=int, default=8)
     parser.add_argument("--fewshot-lrs", type=float, nargs="+", default=[5e-5, 1e-4, 2e-4])

@@ -16,6 +16,11 @@ logger = logging.getLogger(__name__)
 # and the final [SEP].
 RESERVED_TOKENS = 4
 
+LABEL_ATTENTIONS = ("isolated", "shared")
+LABEL_HEADS = ("description", "linear")
+# What a checkpoint saved before these fields existed was: every token saw every label, one linear layer scored.
+LEGACY_FIELDS = {"label_attention": "shared", "label_head": "linear"}
+
 
 def check_threshold(value, name: str = "threshold") -> float:
     """Return `value` as a float after checking it lies strictly between 0 and 1 (a multi-label threshold of 0
@@ -54,12 +59,38 @@ class LabelTokenConfig(PreTrainedConfig):
         max_seq_length (`int`, *optional*):
             The window: the most tokens the encoder reads at once, label tokens included (they share one position
             id but each costs attention). Defaults to the encoder's `max_position_embeddings`; at most
-            `max_seq_length - 4` labels fit.
+            `max_seq_length - 4` labels fit in one pass.
         classifier_dropout (`float`, *optional*):
-            Dropout on the label-token states before the shared linear layer. Defaults to the encoder's
+            Dropout on the label-token states before the head. Defaults to the encoder's
             `hidden_dropout_prob`.
         threshold (`float`, *optional*, defaults to `0.5`):
             Multi-label only: a label is predicted when its sigmoid probability reaches this value.
+        label_attention (`str`, *optional*, defaults to `"isolated"`):
+            `"isolated"`: each label token sees `[CLS]`, itself, the `[SEP]` and the text, and no token sees another
+            label token (the text is read as if no label were there), so every label's logit depends on that label
+            and the text only: a label set of any size can be split across several passes with the same logits.
+            `"shared"`: every token sees every token (the design before this field existed; all labels must fit in
+            one window). Isolated attention needs the encoder's `"eager"` or `"sdpa"` attention.
+        label_head (`str`, *optional*, defaults to `"description"`):
+            `"description"`: label `i`'s logit is `s * cos(t + W h_i, d_i) + b`, where `t` is the mean of the text
+            tokens' final states, `h_i` the label token's, `d_i` the mean final state of the label's description
+            read alone by the same encoder, `W` a linear layer that starts at zero and `s`, `b` two learned
+            scalars (starting at 20 and 0). Untrained, the model ranks the labels by how close their descriptions
+            are to the text (zero-shot); training moves `W`, the label tokens and the encoder. `"linear"`: dropout
+            and one linear layer shared by all labels on `h_i` (the design before this field existed).
+        label_smoothing (`float`, *optional*, defaults to `0.0`):
+            Single-label only: the label smoothing of the cross-entropy loss, from 0 (none) to below 1.
+        labels_per_pass (`int`, *optional*):
+            The most label tokens the encoder reads in one pass; more labels take several passes, each reading the
+            text again (the cost grows with the number of passes). Isolated attention only: shared attention needs
+            all labels in one pass. Defaults to all labels when they fill at most half the window, else half the
+            window.
+        description_token_ids (`list[list[int]]`, *optional*):
+            For every label, its description as the tokenizer encodes it alone (`[CLS] description [SEP]`), used by
+            `label_head="description"`; [`~LabelTokenForSequenceClassification.from_encoder`] sets it.
+
+    A config saved before `label_attention` and `label_head` existed loads as `label_attention="shared"`,
+    `label_head="linear"`, the model it was trained as.
 
     Labels go in `id2label` / `label2id` as for any transformers classifier; `problem_type` is
     `"single_label_classification"` (softmax, cross-entropy) or `"multi_label_classification"` (sigmoid, binary
@@ -76,6 +107,7 @@ class LabelTokenConfig(PreTrainedConfig):
     ...     encoder_config=BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2).to_dict(),
     ...     id2label={0: "anger", 1: "joy", 2: "creative-work"},
     ...     sep_token_id=102,
+    ...     label_head="linear",  # the default "description" head also needs description_token_ids
     ... )
     >>> config.label_descriptions
     ['anger', 'joy', 'creative work']
@@ -96,6 +128,18 @@ class LabelTokenConfig(PreTrainedConfig):
     max_seq_length: int | None = None
     classifier_dropout: float | int | None = None
     threshold: float | int = 0.5
+    label_attention: str = "isolated"
+    label_head: str = "description"
+    label_smoothing: float | int = 0.0
+    labels_per_pass: int | None = None
+    description_token_ids: list[list[int]] | None = None
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs) -> LabelTokenConfig:
+        """As `PreTrainedConfig.from_dict`; a config saved before `label_attention` existed keeps its old design."""
+        if "label_attention" not in config_dict and "label_head" not in config_dict:
+            config_dict = {**config_dict, **LEGACY_FIELDS}
+        return super().from_dict(config_dict, **kwargs)
 
     def __post_init__(self, **kwargs):
         # A nested config must never switch on remote code for us.
@@ -135,19 +179,68 @@ class LabelTokenConfig(PreTrainedConfig):
                 f"max_seq_length={self.max_seq_length} exceeds the encoder's max_position_embeddings={positions}; "
                 f"pass max_seq_length={positions} or less."
             )
-        fit = self.max_seq_length - RESERVED_TOKENS
-        if len(labels) > fit:
-            raise ValueError(
-                f"{len(labels)} labels do not fit in a window of max_seq_length={self.max_seq_length} tokens: at most "
-                f"{fit} labels fit ({RESERVED_TOKENS} places go to [CLS], two [SEP] and at least one text token). "
-                "Use fewer labels, or a larger max_seq_length if the encoder allows it."
-            )
+        self._check_design(labels)
         check_threshold(self.threshold)
         if self.problem_type == "regression":
             raise ValueError(
                 "problem_type='regression' is not supported: every label token gives a label score. Use "
                 "'single_label_classification' or 'multi_label_classification', or leave it unset."
             )
+
+    def _check_design(self, labels: list[str]) -> None:
+        """Validate `label_attention`, `label_head`, `label_smoothing`, `labels_per_pass` and the description ids."""
+        for name, value, allowed in (
+            ("label_attention", self.label_attention, LABEL_ATTENTIONS),
+            ("label_head", self.label_head, LABEL_HEADS),
+        ):
+            if value not in allowed:
+                raise ValueError(
+                    f"{name}={value!r} is not supported; use one of {allowed}, e.g. {name}={allowed[0]!r}."
+                )
+        smoothing = self.label_smoothing
+        if (
+            isinstance(smoothing, bool)
+            or not isinstance(smoothing, (int, float))
+            or not 0.0 <= smoothing < 1.0
+        ):
+            raise ValueError(f"label_smoothing={smoothing!r} must be a number from 0 to below 1, e.g. 0.1.")
+        fit = self.max_seq_length - RESERVED_TOKENS
+        if self.label_attention == "shared":
+            if len(labels) > fit:
+                raise ValueError(
+                    f"{len(labels)} labels do not fit in a window of max_seq_length={self.max_seq_length} tokens: at "
+                    f"most {fit} labels fit ({RESERVED_TOKENS} places go to [CLS], two [SEP] and at least one text "
+                    "token). Use label_attention='isolated', which reads a large label set in several passes, fewer "
+                    "labels, or a larger max_seq_length if the encoder allows it."
+                )
+            if self.labels_per_pass not in (None, len(labels)):
+                raise ValueError(
+                    f"labels_per_pass={self.labels_per_pass} needs label_attention='isolated': with shared attention "
+                    f"all {len(labels)} labels are read in one pass. Leave labels_per_pass unset."
+                )
+            self.labels_per_pass = len(labels)
+        elif self.labels_per_pass is None:
+            half = self.max_seq_length // 2
+            self.labels_per_pass = len(labels) if len(labels) <= half else half
+        per_pass = self.labels_per_pass
+        if isinstance(per_pass, bool) or not isinstance(per_pass, int) or not 1 <= per_pass <= fit:
+            raise ValueError(
+                f"labels_per_pass={per_pass!r} must be an int from 1 to {fit} (max_seq_length={self.max_seq_length} "
+                f"less {RESERVED_TOKENS} places for [CLS], two [SEP] and a text token), e.g. "
+                f"labels_per_pass={min(len(labels), self.max_seq_length // 2)}."
+            )
+        self.labels_per_pass = min(per_pass, len(labels))
+        ids = self.description_token_ids
+        if ids is not None and (len(ids) != len(labels) or any(not row for row in ids)):
+            raise ValueError(
+                f"description_token_ids has {len(ids)} entries for {len(labels)} labels {labels} (or an empty one); "
+                "give each label's encoded description, in id order."
+            )
+
+    @property
+    def num_passes(self) -> int:
+        """How many encoder passes one text takes: the labels in groups of `labels_per_pass`."""
+        return -(-self.num_labels // self.labels_per_pass)
 
     @staticmethod
     def _check_labels(labels: list[str]) -> None:
@@ -176,4 +269,4 @@ class LabelTokenConfig(PreTrainedConfig):
 # save_pretrained copies this file (and the verbalizer) next to the config and writes `auto_map`
 LabelTokenConfig.register_for_auto_class()
 
-__all__ = ["LabelTokenConfig", "check_threshold"]
+__all__ = ["LABEL_ATTENTIONS", "LABEL_HEADS", "LabelTokenConfig", "check_threshold"]

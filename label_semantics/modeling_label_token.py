@@ -1,5 +1,6 @@
 """The label-as-token sequence classifier: each label is a special token of the input, and the final state of
-that token, through dropout and one linear layer shared by all labels, is the label's logit."""
+that token gives the label's logit, through a head that compares it with the label's description (or, in the design
+before issue 10, through one linear layer shared by all labels)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,29 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import can_return_tuple
 
 from .checkpoint_files import remove_stale_files
 from .configuration_label_token import LabelTokenConfig, check_threshold
+from .label_token_tensors import (
+    LABEL_INITS,
+    combine_window_probabilities,
+    initial_label_embeddings,
+    label_attention_mask,
+    mean_pool,
+)
 from .verbalizer import describe_type
 
 logger = logging.getLogger(__name__)
 
-LABEL_INITS = ("description", "random", "cls", "mean")
 SINGLE_LABEL = "single_label_classification"
 MULTI_LABEL = "multi_label_classification"
+# The description head's starting logit scale: cosines differ by about 0.1 between labels, logits by about 2.
+DESCRIPTION_SCALE = 20.0
+# Attention implementations that take the 4D mask of isolated label tokens.
+MASKED_ATTENTIONS = ("eager", "sdpa")
 
 
 def label_token(label: str) -> str:
@@ -31,58 +43,19 @@ def label_token(label: str) -> str:
     return f"[{label}]"
 
 
-def initial_label_embeddings(
-    embeddings: torch.Tensor,
-    description_ids: Sequence[Sequence[int]],
-    init: str = "description",
-    *,
-    cls_token_id: int | None = None,
-    std: float = 0.02,
-) -> torch.Tensor:
-    r"""
-    Starting vectors for the label tokens' input embeddings.
-
-    Args:
-        embeddings (`torch.Tensor` of shape `(vocab_size, hidden_size)`):
-            The encoder's input embedding matrix, without the label tokens.
-        description_ids (`Sequence[Sequence[int]]`):
-            For every label, the token ids of its description (no special tokens).
-        init (`str`, *optional*, defaults to `"description"`):
-            `"description"`: the mean of the embeddings of the description's word pieces; `"random"`: drawn from
-            `N(0, std)`; `"cls"`: a copy of the `[CLS]` embedding; `"mean"`: the mean of the whole vocabulary.
-        cls_token_id (`int`, *optional*):
-            Needed for `init="cls"`.
-        std (`float`, *optional*, defaults to `0.02`):
-            Standard deviation for `init="random"`.
-
-    Returns:
-        `torch.Tensor` of shape `(num_labels, hidden_size)`.
-    """
-    num_labels = len(description_ids)
-    if init == "description":
-        return torch.stack([embeddings[list(ids)].mean(0) for ids in description_ids])
-    if init == "random":
-        return (
-            torch.randn(num_labels, embeddings.shape[1], dtype=embeddings.dtype, device=embeddings.device)
-            * std
-        )
-    if init == "cls":
-        if cls_token_id is None:
-            raise ValueError(
-                "init='cls' needs the tokenizer's [CLS] id: pass cls_token_id=tokenizer.cls_token_id."
-            )
-        return embeddings[cls_token_id].expand(num_labels, -1).clone()
-    if init == "mean":
-        return embeddings.mean(0).expand(num_labels, -1).clone()
-    raise ValueError(f"init={init!r} is not supported; use one of {LABEL_INITS}, e.g. init='description'.")
-
-
 class LabelTokenForSequenceClassification(PreTrainedModel):
     r"""
     A text classifier in which every label is a token of the input. The encoder reads
-    `[CLS] <label_1> ... <label_n> [SEP] text [SEP]`; the final state of each label token goes through dropout and
-    one linear layer shared by all labels to give that label's logit. All label tokens share one position id, so a
-    prediction does not depend on the order of the labels.
+    `[CLS] <label_1> ... <label_n> [SEP] text [SEP]`; the final state of each label token gives that label's logit.
+    All label tokens share one position id, so a prediction does not depend on the order of the labels.
+
+    The default design (`config.label_attention="isolated"`, `config.label_head="description"`): no token sees
+    another label token, and label `i`'s logit is `s * cos(t + W h_i, d_i) + b` with `t` the mean of the text's final
+    states, `h_i` the label token's, `d_i` the encoded description of the label and `W` starting at zero. So an
+    untrained model already ranks any labels by meaning (zero-shot: `from_encoder(path, labels=[...]).predict(text)`),
+    and a label set larger than one window is read in several passes with exactly the logits of one pass (each pass
+    reads the text again: `config.num_passes` times the cost). Training changes the ranking but starts from it,
+    which keeps a model trained on a few examples per label from giving one class to every text.
 
     `forward` takes the text as the model's tokenizer encodes it alone (`[CLS] text [SEP]`, right padding) and
     inserts the label tokens itself, so the stock `Trainer`, data collators and the `text-classification` pipeline
@@ -92,10 +65,10 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
     nothing: it reads a long text in overlapping windows and combines their probabilities (see
     [`combine_window_probabilities`]).
 
-    When to use it (measured in BENCHMARKS.md, MiniLM backbone): with thousands of training texts it matches or
-    beats `AutoModelForSequenceClassification`, most clearly with many imbalanced labels (GoEmotions macro-F1 44.0
-    against 19.3). With 8 to 32 texts per label it trains unreliably and some runs give one class to every text;
-    prefer the standard head there.
+    Measured in BENCHMARKS.md (MiniLM backbone): in the design before issue 10 (`label_attention="shared"`,
+    `label_head="linear"`) it matches or beats `AutoModelForSequenceClassification` with thousands of training
+    texts (GoEmotions macro-F1 44.0 against 19.3), but with 8 to 32 texts per label it trained unreliably. The few-shot
+    figures of the default design are in `benchmarks/results/label_token_classifier_fewshot_probe.md`.
 
     Example:
 
@@ -124,10 +97,35 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         if dropout is None:
             dropout = getattr(config.encoder_config, "hidden_dropout_prob", 0.1)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(config.encoder_config.hidden_size, 1)
+        hidden = config.encoder_config.hidden_size
+        if config.label_head == "description":
+            if config.description_token_ids is None:
+                raise ValueError(
+                    "label_head='description' needs config.description_token_ids (each label's description as the "
+                    "tokenizer encodes it): build the model with LabelTokenForSequenceClassification.from_encoder("
+                    "path, labels=[...]), which sets them, or use label_head='linear'."
+                )
+            self.classifier = nn.Linear(
+                hidden, hidden
+            )  # W, at zero: the untrained model ranks by description
+            self.logit_scale = nn.Parameter(torch.tensor(DESCRIPTION_SCALE))
+            self.logit_bias = nn.Parameter(torch.zeros(()))
+        else:
+            self.classifier = nn.Linear(hidden, 1)
         self.tokenizer = None
         self._warned_truncation = False
         self.post_init()
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if self.config.label_head != "description":
+            return
+        if module is self:
+            init.constant_(self.logit_scale, DESCRIPTION_SCALE)
+            init.zeros_(self.logit_bias)
+        elif module is getattr(self, "classifier", None):
+            init.zeros_(module.weight)
+            init.zeros_(module.bias)
 
     # ------------------------------------------------------------------ construction
 
@@ -162,7 +160,8 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
                 to it.
             config_kwargs (*optional*):
                 Further [`LabelTokenConfig`] fields, e.g. `problem_type="multi_label_classification"`,
-                `threshold=0.3`, `max_seq_length=128`.
+                `threshold=0.3`, `max_seq_length=128`, `label_attention="shared"`, `label_head="linear"`,
+                `label_smoothing=0.1`, `labels_per_pass=64`.
 
         Returns:
             [`LabelTokenForSequenceClassification`] with `model.tokenizer` set.
@@ -188,6 +187,7 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
             tokenizer = AutoTokenizer.from_pretrained(encoder_name_or_path)
         texts = [describe_type(label, descriptions) for label in labels]
         description_ids = _description_ids(tokenizer, labels, texts)
+        encoded_descriptions = [tokenizer(text)["input_ids"] for text in texts]
         tokens = [label_token(label) for label in labels]
         vocab = tokenizer.get_vocab()
         clashes = [token for token in tokens if token in vocab]
@@ -209,6 +209,7 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
             label_token_ids=tokenizer.convert_tokens_to_ids(tokens),
             sep_token_id=tokenizer.sep_token_id,
             pad_token_id=tokenizer.pad_token_id,
+            description_token_ids=encoded_descriptions,
             # Building the config resets the encoder's (shared) attention setting; keep the one it was loaded with.
             attn_implementation=encoder.config._attn_implementation,
             **config_kwargs,
@@ -275,14 +276,16 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
 
     @property
     def max_text_length(self) -> int:
-        """The most tokens of `[CLS] text [SEP]` that fit in the window beside the label tokens and their `[SEP]`."""
-        return self.config.max_seq_length - self.config.num_labels - 1
+        """The most tokens of `[CLS] text [SEP]` that fit in the window beside one pass's label tokens and their
+        `[SEP]`."""
+        return self.config.max_seq_length - self.config.labels_per_pass - 1
 
     def build_inputs(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        label_token_ids: Sequence[int] | None = None,
     ) -> dict[str, torch.Tensor]:
         r"""
         Insert the label tokens into encoded texts: `[CLS] text [SEP]` becomes
@@ -296,10 +299,13 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
                 1 on real tokens, 0 on padding; all ones when not given.
             token_type_ids (`torch.LongTensor` of shape `(batch_size, length)`, *optional*):
                 Kept for the text; the label part gets 0.
+            label_token_ids (`Sequence[int]`, *optional*):
+                The label tokens of one pass; all of `config.label_token_ids` when not given.
 
         Returns:
-            `dict` with `input_ids`, `attention_mask`, `token_type_ids` and `position_ids`, each of shape
-            `(batch_size, min(length, max_text_length) + num_labels + 1)`.
+            `dict` with `input_ids`, `attention_mask` (2D, the padding only; see [`label_attention_mask`] for the
+            isolated pattern), `token_type_ids` and `position_ids`, each of shape
+            `(batch_size, min(length, max_text_length) + n + 1)` for `n` label tokens.
         """
         if self.config.sep_token_id is None:
             raise ValueError(
@@ -322,18 +328,19 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
             # every call that cuts says so at inference (the stock pipeline passes no truncation); once in training
             if not (self.training and self._warned_truncation):
                 logger.warning(
-                    "%d text(s) longer than the %d tokens left beside %d labels (max_seq_length=%d) were cut at "
+                    "%d text(s) longer than the %d tokens left beside %d label tokens (max_seq_length=%d) were cut at "
                     "their end; tokenize with truncation=True to do it up front.",
                     int(truncated.sum()),
                     room,
-                    self.config.num_labels,
+                    self.config.labels_per_pass,
                     self.config.max_seq_length,
                 )
                 self._warned_truncation = True
             length = room
-        n = self.config.num_labels
+        label_token_ids = self.config.label_token_ids if label_token_ids is None else list(label_token_ids)
+        n = len(label_token_ids)
         device = input_ids.device
-        prefix = torch.tensor([*self.config.label_token_ids, self.config.sep_token_id], device=device)
+        prefix = torch.tensor([*label_token_ids, self.config.sep_token_id], device=device)
         position_ids = torch.cat(
             [torch.zeros(1, dtype=torch.long), torch.ones(n, dtype=torch.long), torch.arange(2, length + 2)]
         ).to(device)
@@ -357,6 +364,7 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        description_vectors: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
@@ -369,11 +377,14 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
                 Single-label: class ids of shape `(batch_size,)`. Multi-label: 0/1 targets of shape
                 `(batch_size, num_labels)`. When `config.problem_type` is unset it is inferred from the first
                 targets (integer class ids: single-label; otherwise multi-label) and then fixed.
+            description_vectors (`torch.Tensor` of shape `(num_labels, hidden_size)`, *optional*):
+                `label_head="description"` only: the labels' encoded descriptions, as [`encode_descriptions`]
+                gives them; computed here when not given (pass them to encode them once for many batches).
 
         Returns:
             [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` have shape
             `(batch_size, num_labels)`, one per label token; `hidden_states` and `attentions` (when asked for)
-            cover the full sequence with the label tokens.
+            cover the full sequence with the label tokens, of the first pass when the labels take several.
         """
         if input_ids is None:
             raise ValueError(
@@ -383,17 +394,78 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         for key in ("position_ids", "inputs_embeds"):
             if kwargs.pop(key, None) is not None:
                 raise ValueError(f"{key} cannot be given: the model builds its own around the label tokens.")
-        inputs = self.build_inputs(input_ids, attention_mask, token_type_ids)
-        outputs = self.encoder(**inputs, return_dict=True, **kwargs)
-        label_states = outputs.last_hidden_state[:, 1 : 1 + self.config.num_labels]
-        logits = self.classifier(self.dropout(label_states)).squeeze(-1)
+        config = self.config
+        isolated = config.label_attention == "isolated"
+        implementation = self.encoder.config._attn_implementation
+        if isolated and implementation not in MASKED_ATTENTIONS:
+            raise ValueError(
+                f"label_attention='isolated' needs a 4D attention mask, which attn_implementation="
+                f"{implementation!r} does not take; load the model with attn_implementation='sdpa' (or 'eager')."
+            )
+        first, label_states = None, []
+        ids = config.label_token_ids
+        for start in range(0, config.num_labels, config.labels_per_pass):
+            chunk = ids[start : start + config.labels_per_pass]
+            inputs = self.build_inputs(input_ids, attention_mask, token_type_ids, label_token_ids=chunk)
+            padding = inputs["attention_mask"]
+            if isolated:
+                inputs["attention_mask"] = label_attention_mask(padding, len(chunk), dtype=self.encoder.dtype)
+            outputs = self.encoder(**inputs, return_dict=True, **kwargs)
+            label_states.append(outputs.last_hidden_state[:, 1 : 1 + len(chunk)])
+            if first is None:
+                first = outputs
+                text_mask = padding.clone()
+                text_mask[:, 1 : 2 + len(chunk)] = (
+                    0  # [CLS], the text and its [SEP]: not the labels, not their [SEP]
+                )
+                text_vector = mean_pool(outputs.last_hidden_state, text_mask)
+        logits = self._score(torch.cat(label_states, dim=1), text_vector, description_vectors)
 
         loss = None
         if labels is not None:
             loss = self._loss(logits, labels.to(logits.device))
         return SequenceClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss, logits=logits, hidden_states=first.hidden_states, attentions=first.attentions
         )
+
+    def _score(
+        self, label_states: torch.Tensor, text_vector: torch.Tensor, description_vectors: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Logits `(batch_size, num_labels)` from the label states `(batch_size, num_labels, hidden)` and the text's
+        mean state `(batch_size, hidden)`."""
+        if self.config.label_head == "linear":
+            return self.classifier(self.dropout(label_states)).squeeze(-1)
+        if description_vectors is None:
+            description_vectors = self.encode_descriptions()
+        query = text_vector.unsqueeze(1) + self.classifier(self.dropout(label_states))
+        cosine = nn.functional.cosine_similarity(
+            query, description_vectors.unsqueeze(0).to(query.dtype), dim=-1
+        )
+        return self.logit_scale * cosine + self.logit_bias
+
+    def encode_descriptions(self) -> torch.Tensor:
+        r"""
+        The labels' description vectors for `label_head="description"`: each description, `[CLS] description [SEP]`
+        as in `config.description_token_ids`, read alone by the encoder (no label token), its final states averaged.
+        Gradients flow when they are on; under `torch.no_grad()` compute them once and pass them to `forward` as
+        `description_vectors` (as [`predict`] does).
+
+        Returns:
+            `torch.Tensor` of shape `(num_labels, hidden_size)`.
+        """
+        rows = self.config.description_token_ids
+        if rows is None:
+            raise ValueError(
+                "config.description_token_ids is not set, so the descriptions cannot be encoded; build the model with "
+                "LabelTokenForSequenceClassification.from_encoder(path, labels=[...])."
+            )
+        width = max(len(row) for row in rows)
+        pad = self.config.pad_token_id or 0
+        device = self.encoder.device
+        input_ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=device)
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=device)
+        states = self.encoder(input_ids=input_ids, attention_mask=mask, return_dict=True).last_hidden_state
+        return mean_pool(states, mask)
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         n = self.config.num_labels
@@ -407,7 +479,9 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
                     "single-label model; pass one class id per text, shape (batch_size,), or build the model with "
                     "problem_type='multi_label_classification'."
                 )
-            return nn.functional.cross_entropy(logits, labels)
+            return nn.functional.cross_entropy(
+                logits, labels, label_smoothing=float(self.config.label_smoothing)
+            )
         if n == 1 and labels.dim() == 1:
             labels = labels.unsqueeze(-1)
         if labels.shape != logits.shape:
@@ -430,7 +504,8 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         stride: int | None = None,
     ) -> dict | list:
         r"""
-        Classify texts with the model's tokenizer. No text is cut: one longer than the window beside the labels
+        Classify texts with the model's tokenizer; on a model fresh from [`from_encoder`] with the default
+        `label_head="description"` this is zero-shot classification by the labels' descriptions. No text is cut: one longer than the window beside the labels
         ([`max_text_length`] tokens) is read in overlapping windows, and the windows' probabilities are combined
         by [`combine_window_probabilities`]: their mean for a single-label model, their maximum for a multi-label
         one (a label shown anywhere in the text is the text's).
@@ -484,10 +559,12 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         was_training = self.training
         self.eval()
         try:
+            vectors = self.encode_descriptions() if self.config.label_head == "description" else None
             chunks = []
             for start in range(0, len(owners), batch_size):
                 features = {k: windows[k][start : start + batch_size] for k in keys}
-                logits = self(**tok.pad(features, return_tensors="pt").to(self.device)).logits.float()
+                inputs = tok.pad(features, return_tensors="pt").to(self.device)
+                logits = self(**inputs, description_vectors=vectors).logits.float()
                 chunks.append(logits.sigmoid() if self.config.is_multi_label else logits.softmax(-1))
         finally:
             self.train(was_training)
@@ -497,45 +574,14 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         results = []
         for row in probabilities.tolist():
             if self.config.is_multi_label:
-                hits = sorted(((score, i) for i, score in enumerate(row) if score >= threshold), reverse=True)
-                results.append([{"label": self.config.id2label[i], "score": score} for score, i in hits])
+                hits = sorted(
+                    (-score, i) for i, score in enumerate(row) if score >= threshold
+                )  # ties: label order
+                results.append([{"label": self.config.id2label[i], "score": -score} for score, i in hits])
             else:
                 best = max(range(len(row)), key=row.__getitem__)
                 results.append({"label": self.config.id2label[best], "score": row[best]})
         return results[0] if single else results
-
-
-def combine_window_probabilities(
-    probabilities: torch.Tensor, owners: Sequence[int], num_texts: int, *, multi_label: bool
-) -> torch.Tensor:
-    r"""
-    One row of label probabilities per text from the rows of its windows.
-
-    Args:
-        probabilities (`torch.Tensor` of shape `(num_windows, num_labels)`):
-            Each window's probabilities: softmax rows (single-label) or sigmoids (multi-label).
-        owners (`Sequence[int]`):
-            For every window, the index of its text (`overflow_to_sample_mapping`).
-        num_texts (`int`):
-            How many texts there are; each must own at least one window.
-        multi_label (`bool`):
-            `False`: the mean of a text's windows (again a distribution over the labels); `True`: the maximum per
-            label (a label shown in any window is shown in the text).
-
-    Returns:
-        `torch.Tensor` of shape `(num_texts, num_labels)`.
-    """
-    index = torch.as_tensor(list(owners), dtype=torch.long)
-    if index.numel() != probabilities.shape[0] or set(index.tolist()) != set(range(num_texts)):
-        raise ValueError(
-            f"{probabilities.shape[0]} windows with owners {index.tolist()} do not cover the {num_texts} texts once "
-            "each at least; pass the tokenizer's overflow_to_sample_mapping."
-        )
-    out = probabilities.new_zeros((num_texts, probabilities.shape[1]))
-    if multi_label:
-        return out.index_reduce_(0, index, probabilities, "amax", include_self=False)
-    counts = torch.bincount(index, minlength=num_texts).clamp_min(1).to(probabilities.dtype)
-    return out.index_add_(0, index, probabilities) / counts.unsqueeze(1)
 
 
 # Copied from label_semantics.modeling_label_semantics._model_card_module
@@ -571,5 +617,7 @@ __all__ = [
     "LabelTokenForSequenceClassification",
     "combine_window_probabilities",
     "initial_label_embeddings",
+    "label_attention_mask",
     "label_token",
+    "mean_pool",
 ]

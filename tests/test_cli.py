@@ -135,9 +135,9 @@ def test_predict_with_a_classifier(classifier_folder, capsys):
 def test_predict_with_a_multi_label_classifier(_tiny_encoder_dir, tmp_path, capsys):
     torch.manual_seed(0)
     labels = ["sadness", "joy", "anger"]
-    model = LabelTokenForSequenceClassification.from_encoder(
-        _tiny_encoder_dir, labels=labels, problem_type="multi_label_classification"
-    ).eval()
+    model = LabelTokenForSequenceClassification.from_encoder(  # the linear head: the tiny model's untrained
+        _tiny_encoder_dir, labels=labels, problem_type="multi_label_classification", label_head="linear"
+    ).eval()  # description head gives sigmoids of 1.0 to all three labels, which no threshold separates
     text = "i feel happy"
     with torch.no_grad():
         scores = model(**model.tokenizer([text], return_tensors="pt")).logits.sigmoid()[0].tolist()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -17,7 +18,12 @@ from transformers import (
 )
 
 from label_semantics import LabelTokenConfig, LabelTokenForSequenceClassification
-from label_semantics.modeling_label_token import combine_window_probabilities, initial_label_embeddings
+from label_semantics.modeling_label_token import (
+    combine_window_probabilities,
+    initial_label_embeddings,
+    label_attention_mask,
+    mean_pool,
+)
 
 LABELS = ["sadness", "joy", "anger", "creative-work"]
 TOY = [
@@ -114,8 +120,21 @@ def test_config_derives_descriptions_token_ids_and_window():
         ({"id2label": {0: "joy", 1: "anger"}, "label_token_ids": [5, 5]}, "distinct ids"),
         ({"id2label": {0: "joy", 1: "anger"}, "label_token_ids": [5, 100]}, "distinct ids"),
         (
-            {"id2label": dict(enumerate("abcde")), "max_seq_length": 8},
-            "5 labels do not fit.*at most 4 labels fit",
+            {"id2label": dict(enumerate("abcde")), "max_seq_length": 8, "label_attention": "shared"},
+            "5 labels do not fit.*at most 4 labels fit.*label_attention='isolated'",
+        ),
+        ({"label_attention": "full"}, "label_attention='full' is not supported"),
+        ({"label_head": "mlp"}, "label_head='mlp' is not supported"),
+        ({"label_smoothing": 1.0}, "label_smoothing=1.0 must be"),
+        ({"label_smoothing": -0.1}, "label_smoothing=-0.1 must be"),
+        ({"labels_per_pass": 0}, "labels_per_pass=0 must be an int from 1 to 508"),
+        (
+            {"labels_per_pass": 1, "label_attention": "shared"},
+            "labels_per_pass=1 needs label_attention='isolated'",
+        ),
+        (
+            {"id2label": {0: "joy", 1: "anger"}, "description_token_ids": [[2, 3]]},
+            "description_token_ids has 1",
         ),
         ({"max_seq_length": 1024}, "exceeds the encoder's max_position_embeddings=512"),
         ({"threshold": 1.5}, "threshold=1.5"),
@@ -242,7 +261,11 @@ def test_text_is_truncated_never_a_label_token(tiny_encoder_dir, caplog):
 
 def test_too_many_labels_for_the_window_says_how_many_fit(tiny_encoder_dir):
     with pytest.raises(ValueError, match="6 labels do not fit.*at most 4 labels fit"):
-        make_model(tiny_encoder_dir, labels=list("abcdef"), max_seq_length=8)
+        make_model(tiny_encoder_dir, labels=list("abcdef"), max_seq_length=8, label_attention="shared")
+    # isolated label tokens: not an error, the labels are read in passes of half the window
+    model = make_model(tiny_encoder_dir, labels=list("abcdef"), max_seq_length=8).eval()
+    assert (model.config.labels_per_pass, model.config.num_passes, model.max_text_length) == (4, 2, 3)
+    assert model(**encode(model, ["sad"])).logits.shape == (1, 6)
 
 
 def test_single_label_loss_is_cross_entropy_and_infers_problem_type(tiny_encoder_dir):
@@ -252,7 +275,14 @@ def test_single_label_loss_is_cross_entropy_and_infers_problem_type(tiny_encoder
     assert model.config.problem_type == "single_label_classification"
     torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, targets))
     out.loss.backward()
-    assert model.classifier.weight.grad is not None
+    assert model.classifier.weight.grad.abs().sum() > 0
+    # the description head's W starts at zero, so the label tokens get gradients once W has moved
+    label_rows = model.encoder.get_input_embeddings().weight.grad[model.config.label_token_ids]
+    assert label_rows.abs().sum() == 0
+    with torch.no_grad():
+        model.classifier.weight.normal_(std=0.02)
+    model.zero_grad()
+    model(**encode(model, ["i feel happy", "a film"]), labels=targets).loss.backward()
     assert model.encoder.get_input_embeddings().weight.grad[model.config.label_token_ids].abs().sum() > 0
     with pytest.raises(ValueError, match="Multi-label targets.*single-label model"):
         model(**encode(model, ["x"]), labels=torch.tensor([[0.0, 1.0, 0.0, 1.0]]))
@@ -282,9 +312,11 @@ def test_one_label_is_a_binary_detector_at_batch_size_one(tiny_encoder_dir):
     torch.testing.assert_close(
         out.loss, torch.nn.functional.binary_cross_entropy_with_logits(out.logits, torch.ones(1, 1))
     )
-    result = model.predict("i feel happy", threshold=0.0001)
+    with torch.no_grad():  # move the logit to 0 (probability 0.5), away from a saturated sigmoid
+        model.logit_bias.sub_(out.logits.item())
+    result = model.predict("i feel happy", threshold=0.49)
     assert [r["label"] for r in result] == ["joy"]
-    assert model.predict(["i feel happy"], threshold=0.9999) == [[]]
+    assert model.predict(["i feel happy"], threshold=0.51) == [[]]
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -392,7 +424,7 @@ def test_missing_encoder_path_is_file_not_found(tmp_path):
 def test_trainer_fine_tunes_with_default_arguments(trained):
     model, trainer, result = trained
     losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
-    assert result.training_loss < 1.0 < losses[0]
+    assert result.training_loss < 1.0 and losses[-1] < losses[0]
     predicted = [model.predict(text)["label"] for text, _ in TOY]
     accuracy = sum(p == LABELS[y] for p, (_, y) in zip(predicted, TOY, strict=True)) / len(TOY)
     assert accuracy >= 0.9
@@ -408,6 +440,7 @@ def test_prediction_does_not_depend_on_label_order(trained):
         config.label2id = {label: i for i, label in config.id2label.items()}
         config.label_token_ids = [model.config.label_token_ids[j] for j in order]
         config.label_descriptions = [model.config.label_descriptions[j] for j in order]
+        config.description_token_ids = [model.config.description_token_ids[j] for j in order]
         permuted = LabelTokenForSequenceClassification(config).eval()
         permuted.load_state_dict(model.state_dict())
         permuted.tokenizer = model.tokenizer
@@ -465,8 +498,10 @@ def test_pipeline_and_predict_use_sigmoid_for_a_multi_label_model(tiny_encoder_d
         label: pytest.approx(p, abs=1e-5) for label, p in zip(LABELS, probabilities.tolist(), strict=True)
     }
     predicted = model.predict(text)
-    assert [row["label"] for row in predicted] == [
-        LABELS[i] for i in probabilities.argsort(descending=True).tolist() if probabilities[i] >= 0.2
+    assert [row["label"] for row in predicted] == [  # best first; equal scores in label order
+        LABELS[i]
+        for i in probabilities.argsort(descending=True, stable=True).tolist()
+        if probabilities[i] >= 0.2
     ]
 
 
@@ -480,3 +515,205 @@ def test_minilm_backbone_builds_and_initialises_from_descriptions(minilm_path):
     anger = model.tokenizer("anger", add_special_tokens=False)["input_ids"]
     torch.testing.assert_close(weight[model.config.label_token_ids[3]], base[anger].mean(0))
     assert model(**encode(model, ["i am so happy today"])).logits.shape == (1, len(labels))
+
+
+# ---------------------------------------------------------------------------------------------- design (issue 10)
+
+
+def test_design_fields_save_and_load(tiny_encoder_dir, tmp_path):
+    model = make_model(tiny_encoder_dir, label_smoothing=0.1, labels_per_pass=3).eval()
+    assert (model.config.label_attention, model.config.label_head) == ("isolated", "description")
+    assert model.config.description_token_ids[3] == model.tokenizer("creative work")["input_ids"]
+    model.save_pretrained(tmp_path)
+    loaded = LabelTokenForSequenceClassification.from_pretrained(tmp_path).eval()
+    for field in (
+        "label_attention",
+        "label_head",
+        "label_smoothing",
+        "labels_per_pass",
+        "description_token_ids",
+    ):
+        assert getattr(loaded.config, field) == getattr(model.config, field), field
+    assert loaded.config.num_passes == 2
+    texts = ["i feel happy", "she was sad"]
+    torch.testing.assert_close(loaded(**encode(loaded, texts)).logits, model(**encode(model, texts)).logits)
+    shared = make_model(tiny_encoder_dir, label_attention="shared", label_head="linear")
+    shared.save_pretrained(tmp_path / "shared")
+    config = AutoConfig.from_pretrained(tmp_path / "shared")
+    assert (config.label_attention, config.label_head, config.labels_per_pass) == ("shared", "linear", 4)
+
+
+def test_a_config_saved_before_the_design_fields_loads_as_the_old_design(tiny_encoder_dir, tmp_path):
+    old = make_model(tiny_encoder_dir, label_attention="shared", label_head="linear").eval()
+    old.save_pretrained(tmp_path)
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    for field in (
+        "label_attention",
+        "label_head",
+        "label_smoothing",
+        "labels_per_pass",
+        "description_token_ids",
+    ):
+        saved.pop(field)
+    path.write_text(json.dumps(saved))
+    loaded = LabelTokenForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert (loaded.config.label_attention, loaded.config.label_head) == ("shared", "linear")
+    texts = ["i feel happy"]
+    torch.testing.assert_close(loaded(**encode(loaded, texts)).logits, old(**encode(old, texts)).logits)
+
+
+def test_label_attention_mask_on_random_tensors():
+    padding = torch.tensor([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 1]])  # [CLS] l1 l2 [SEP] w w [SEP]/pad
+    mask = label_attention_mask(padding, 2)
+    assert mask.shape == (2, 1, 7, 7)
+    allowed = (mask[:, 0] == 0).int()
+    expected = torch.tensor(
+        [
+            [1, 0, 0, 1, 1, 1, 1],  # [CLS]: no label token
+            [1, 1, 0, 1, 1, 1, 1],  # label 1: itself, not label 2
+            [1, 0, 1, 1, 1, 1, 1],  # label 2: itself, not label 1
+            [1, 0, 0, 1, 1, 1, 1],
+            [1, 0, 0, 1, 1, 1, 1],
+            [1, 0, 0, 1, 1, 1, 1],
+            [1, 0, 0, 1, 1, 1, 1],
+        ]
+    )
+    assert torch.equal(allowed[1], expected)
+    assert torch.equal(allowed[0], expected * torch.tensor([1, 1, 1, 1, 1, 1, 0]))  # no padded key
+    assert mask.min() == torch.finfo(torch.float32).min
+    states = torch.randn(2, 3, 4)
+    pooled = mean_pool(states, torch.tensor([[1, 1, 0], [1, 0, 0]]))
+    torch.testing.assert_close(pooled, torch.stack([states[0, :2].mean(0), states[1, 0]]))
+
+
+def test_isolated_label_tokens_see_no_other_label_under_eager_and_sdpa(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir).eval()
+    model.encoder.set_attn_implementation("eager")
+    batch = encode(model, ["i feel happy", "sad"])
+    out = model(**batch, output_attentions=True, output_hidden_states=True)
+    n = len(LABELS)
+    for layer in out.attentions:  # (batch, heads, query, key)
+        to_labels = layer[..., 1 : 1 + n]
+        among_labels = to_labels[:, :, 1 : 1 + n]
+        off_diagonal = among_labels * (1 - torch.eye(n))
+        assert off_diagonal.abs().max() == 0  # a label token never attends to another
+        text_rows = torch.cat([to_labels[:, :, :1], to_labels[:, :, 1 + n :]], dim=2)
+        assert text_rows.abs().max() == 0  # the text never attends to a label token
+        assert torch.diagonal(among_labels, dim1=-2, dim2=-1).min() > 0  # each label attends to itself
+    # the text is read as if no label were there: its states do not depend on the labels
+    fewer = make_model(tiny_encoder_dir, labels=LABELS[:2]).eval()
+    fewer.encoder.set_attn_implementation("eager")
+    text_states = fewer(**batch, output_hidden_states=True).hidden_states[-1][:, 1 + 2 :]
+    torch.testing.assert_close(out.hidden_states[-1][:, 1 + n :], text_states, atol=1e-5, rtol=1e-5)
+    model.encoder.set_attn_implementation("sdpa")
+    torch.testing.assert_close(model(**batch).logits, out.logits, atol=1e-5, rtol=1e-5)
+
+
+def test_shared_attention_lets_label_tokens_see_each_other(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir, label_attention="shared").eval()
+    model.encoder.set_attn_implementation("eager")
+    attentions = model(**encode(model, ["i feel happy"]), output_attentions=True).attentions
+    assert attentions[0][0, :, 1, 2].min() > 0
+
+
+def test_an_attention_without_4d_masks_is_a_clear_error(tiny_encoder_dir, monkeypatch):
+    model = make_model(tiny_encoder_dir).eval()
+    monkeypatch.setattr(model.encoder.config, "_attn_implementation", "flash_attention_2")
+    with pytest.raises(ValueError, match="'flash_attention_2' does not take.*attn_implementation='sdpa'"):
+        model(**encode(model, ["sad"]))
+
+
+@pytest.mark.parametrize("labels_per_pass", [1, 2, 3])
+def test_several_passes_give_the_logits_of_one(trained, labels_per_pass):
+    model, _, _ = trained
+    texts = [text for text, _ in TOY]
+    one = model(**encode(model, texts)).logits.detach()
+    config = LabelTokenConfig.from_dict({**model.config.to_dict(), "labels_per_pass": labels_per_pass})
+    passes = LabelTokenForSequenceClassification(config).eval()
+    passes.load_state_dict(model.state_dict())
+    passes.tokenizer = model.tokenizer
+    assert passes.config.num_passes == -(-len(LABELS) // labels_per_pass)
+    torch.testing.assert_close(passes(**encode(model, texts)).logits, one, atol=1e-5, rtol=1e-5)
+    for got, want in zip(passes.predict(texts), model.predict(texts), strict=True):
+        assert got["label"] == want["label"] and got["score"] == pytest.approx(want["score"], abs=1e-5)
+
+
+def test_a_label_set_larger_than_the_window_works_in_passes(tiny_encoder_dir):
+    labels = [f"label{i}" for i in range(30)]
+    wide = make_model(tiny_encoder_dir, labels=labels).eval()  # window 64: one pass
+    narrow = make_model(tiny_encoder_dir, labels=labels, max_seq_length=16).eval()  # 30 labels > 12 places
+    assert (wide.config.num_passes, narrow.config.num_passes, narrow.config.labels_per_pass) == (1, 4, 8)
+    narrow.load_state_dict(wide.state_dict())
+    texts = ["happy joy", "sad"]  # short enough for the 7 text tokens left beside 8 labels
+    torch.testing.assert_close(
+        narrow(**encode(wide, texts)).logits, wide(**encode(wide, texts)).logits, atol=1e-5, rtol=1e-5
+    )
+    assert [r["label"] for r in narrow.predict(texts)] == [r["label"] for r in wide.predict(texts)]
+
+
+def test_an_untrained_model_ranks_labels_by_their_descriptions(tiny_encoder_dir):
+    """Zero-shot: fresh from from_encoder, label i's logit is 20 * cos(mean text state, encoded description i)."""
+    model = make_model(tiny_encoder_dir).eval()
+    texts = ["i feel happy", "anger at the company"]
+    batch = encode(model, texts)
+    plain = model.encoder(**batch).last_hidden_state  # the text read alone, label tokens nowhere
+    descriptions = model.encode_descriptions()
+    assert descriptions.shape == (len(LABELS), 32)
+    alone = model.encoder(**model.tokenizer("creative work", return_tensors="pt")).last_hidden_state
+    torch.testing.assert_close(descriptions[3], alone[0].mean(0))
+    logits = model(**batch).logits
+    # the text's positions move by two (the label tokens share position 1, their [SEP] takes 2), so the text
+    # vector is not the plain one; the logits are the cosines with the descriptions all the same
+    built = model.build_inputs(batch["input_ids"], batch["attention_mask"])
+    states = model.encoder(
+        **{**built, "attention_mask": label_attention_mask(built["attention_mask"], len(LABELS))}
+    ).last_hidden_state
+    keep = built["attention_mask"].clone()
+    keep[:, 1 : 2 + len(LABELS)] = 0
+    text = mean_pool(states, keep)
+    expected = 20 * torch.nn.functional.cosine_similarity(text[:, None], descriptions[None], dim=-1)
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-5)
+    assert plain.shape[1] == batch["input_ids"].shape[1]
+    predicted = model.predict(texts)
+    assert [p["label"] for p in predicted] == [LABELS[i] for i in expected.argmax(-1).tolist()]
+
+
+def test_label_smoothing_is_the_cross_entropy_s(tiny_encoder_dir):
+    model = make_model(tiny_encoder_dir, label_smoothing=0.2).eval()
+    targets = torch.tensor([1, 3])
+    out = model(**encode(model, ["i feel happy", "a film"]), labels=targets)
+    expected = torch.nn.functional.cross_entropy(out.logits, targets, label_smoothing=0.2)
+    torch.testing.assert_close(out.loss, expected)
+
+
+TWO = [
+    ("i feel happy", 0),
+    ("joy and love", 0),
+    ("good great happy", 0),
+    ("happy happy joy", 0),
+    ("i feel sad", 1),
+    ("sad bad terrible", 1),
+    ("she was sad", 1),
+    ("terrible sad news", 1),
+]
+
+
+@pytest.mark.parametrize(
+    "design", [{}, {"label_attention": "shared"}, {"label_head": "linear", "init": "random"}]
+)
+def test_a_two_label_toy_task_is_separated_without_collapse(tiny_encoder_dir, design):
+    model = make_model(tiny_encoder_dir, labels=["joy", "sadness"], **design)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = encode(model, [t for t, _ in TWO])
+    targets = torch.tensor([y for _, y in TWO])
+    model.train()
+    for _ in range(40):
+        model(**batch, labels=targets).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    predicted = model(**batch).logits.argmax(-1)
+    assert torch.equal(predicted, targets)  # both classes given, every text right
+    held_out = [p["label"] for p in model.predict(["happy good joy", "sad terrible"])]
+    assert held_out == ["joy", "sadness"]

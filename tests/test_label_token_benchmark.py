@@ -32,6 +32,13 @@ def _write_data(folder: Path) -> None:
             f"{' '.join(rng.choices(WORDS, k=5))};{label}" for label in EMOTIONS for _ in range(per_label)
         ]
         (emotion / f"{split}.txt").write_text("text;label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    sst5 = folder / "sst5"
+    sst5.mkdir()
+    for split, per_label in (("train", 4), ("dev", 2), ("test", 2)):
+        rows = [
+            f"{label} {' '.join(rng.choices(WORDS, k=5))}" for label in range(5) for _ in range(per_label)
+        ]
+        (sst5 / f"{split}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
     go = folder / "goemotions"
     go.mkdir()
     labels = ["joy", "anger", "fear"]
@@ -57,6 +64,8 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         str(cache),
     ]
     argv += ["--shots", "2", "--seeds", "2", "--fewshot-steps", "2", "--fewshot-lrs", "1e-4", "2e-4"]
+    argv += ["--fewshot-datasets", "emotion", "sst5", "--fewshot-rows", "label-token", "shared-linear"]
+    argv += ["standard", "zero-shot"]
     argv += [
         "--goemotions-train",
         "8",
@@ -74,15 +83,31 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
 
     raw = json.loads(output.with_suffix(".json").read_text())["results"]
     fewshot = raw["fewshot"]["runs"]
-    # 5 models x (2 rates on seed 0 + seed 1 at the chosen rate), each scored on validation and test.
-    assert len(fewshot) == 15 and len(list((cache / "fewshot").glob("*.npz"))) == 15
-    for model in benchmark.FEWSHOT_MODELS:
-        runs = [r for r in fewshot if (r["model"], r["init"]) == model]
-        chosen = [r for r in runs if r["seed"] == 0 and r["selected"]]
-        assert len(chosen) == 1
-        best_val = max(r["val"]["accuracy"] for r in runs if r["seed"] == 0)
-        assert chosen[0]["val"]["accuracy"] == best_val
-        assert [r["lr"] for r in runs if r["seed"] == 1] == [chosen[0]["lr"]]
+    # 2 data sets x (1 zero-shot run + 3 rows x (2 rates on seed 0 + seed 1 at the chosen rate)), each scored on
+    # validation and test.
+    assert len(fewshot) == 20 and len(list((cache / "fewshot").glob("*.npz"))) == 20
+    for dataset in ("emotion", "sst5"):
+        assert [r["row"] for r in fewshot if r["dataset"] == dataset and r["k"] == 0] == ["zero-shot"]
+        for row in ("label-token", "shared-linear", "standard"):
+            runs = [r for r in fewshot if (r["dataset"], r["row"]) == (dataset, row)]
+            chosen = [r for r in runs if r["seed"] == 0 and r["selected"]]
+            assert len(chosen) == 1
+            best_val = max(r["val"]["accuracy"] for r in runs if r["seed"] == 0)
+            assert chosen[0]["val"]["accuracy"] == best_val
+            assert [r["lr"] for r in runs if r["seed"] == 1] == [chosen[0]["lr"]]
+    designs = {r["row"]: r["design"] for r in fewshot}
+    assert designs["label-token"] == {} and designs["shared-linear"] == benchmark.OLD_DESIGN
+    # the support sets the SetFit script reads are the ones trained on
+    support = json.loads((cache / "support_sets" / "sst5.json").read_text())
+    assert support["labels"] == benchmark.SST5_LABELS and sorted(support["support"]) == [
+        "k2_seed0",
+        "k2_seed1",
+    ]
+    pool = benchmark.read_sst5(tmp_path / "data" / "sst5", "train")
+    chosen = support["support"]["k2_seed1"]
+    assert chosen["texts"] == [pool[0][i] for i in chosen["indices"]]
+    assert chosen["indices"] == benchmark.sample_per_label(pool[1], 2, 1)
+    assert sorted(chosen["labels"]) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     go = raw["goemotions"]["runs"]
     assert sorted((r["model"], r["lr"], r["bias_init"]) for r in go) == [
         ("label-token", 1e-4, "prior"),
@@ -97,18 +122,33 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
     assert all(r["threshold"] in benchmark.THRESHOLDS and "at_0.5" in r for r in go)
     report = output.read_text()
     for heading in (
-        "## Emotion, few-shot",
-        "Learning-rate selection",
+        "## Few-shot classification",
+        "### emotion",
+        "### sst5",
+        "Learning-rate sweeps",
         "## GoEmotions",
         "## Throughput",
         "## Summary",
     ):
         assert heading in report
 
-    stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("*.json")}
-    benchmark.main(argv[:1] + ["fewshot"] + argv[4:])  # resumed from the cache: nothing retrained
-    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.json")} == stamps
-    assert "## GoEmotions" in output.read_text()  # the other stages' results are kept
+    stamps = {p: p.stat().st_mtime_ns for p in (cache / "fewshot").rglob("*.json")}
+    setfit = [
+        {"dataset": "sst5", "k": 2, "seed": s, "model": "setfit", "init": None, "lr": None} for s in (0, 1)
+    ]
+    for record in setfit:
+        record.update(accuracy=0.5, macro_f1=0.4, top_class_share=0.3, inference_examples_per_s=10.0)
+        record["train"] = {"seconds": 1.0}
+    (cache / "setfit").mkdir()
+    (cache / "setfit" / "records.json").write_text(json.dumps(setfit))
+    benchmark.main(argv[:1] + ["fewshot"] + argv[4:] + ["--cached-only"])  # resumed from the cache
+    assert {p: p.stat().st_mtime_ns for p in (cache / "fewshot").rglob("*.json")} == stamps
+    report = output.read_text()
+    assert "## GoEmotions" in report  # the other stages' results are kept
+    assert (
+        "| SetFit, default recipe (setfit 1.2.0) | 2 | 2 | 50.0 ± 0.0 | 40.0 ± 0.0 | 0 / 2 | 1 | 10 | – |"
+        in report
+    )
 
 
 def test_output_bias_starts_at_the_label_log_odds(tiny_encoder_dir):
@@ -128,3 +168,14 @@ def test_output_bias_starts_at_the_label_log_odds(tiny_encoder_dir):
     benchmark.init_output_bias(label_token, targets)
     mean = (0.75 + 0.25 + 1e-4) / 3
     assert label_token.classifier.bias.item() == pytest.approx(math.log(mean / (1 - mean)), abs=1e-5)
+
+
+def test_a_support_set_short_of_examples_names_the_label_and_count():
+    benchmark = _benchmark()
+    with pytest.raises(ValueError, match=r"label 'joy' has 2 examples, fewer than the k=3 asked for"):
+        benchmark.sample_per_label([0, 0, 0, 1, 1], 3, seed=0, labels=["sadness", "joy"])
+    with pytest.raises(ValueError, match=r"label 'fear' has 1 examples, fewer than the k=2"):
+        benchmark.sample_multi_label([[1, 0], [1, 1], [1, 0]], 2, seed=0, labels=["joy", "fear"])
+    chosen = benchmark.sample_multi_label([[1, 0], [1, 1], [1, 0], [0, 1]], 2, seed=0, labels=["joy", "fear"])
+    # the rarer label first (both of its texts), then one more text for the other label's second example
+    assert len(chosen) == 3 and {1, 3} <= set(chosen)

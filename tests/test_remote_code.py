@@ -35,6 +35,7 @@ DUAL_TOWER_CODE = {
     "verbalizer.py",
     "label_descriptions.py",
     "decoding.py",
+    "crf.py",
     "prediction.py",
     "precision.py",
     "checkpoint_files.py",
@@ -42,6 +43,7 @@ DUAL_TOWER_CODE = {
 LABEL_TOKEN_CODE = {
     "configuration_label_token.py",
     "modeling_label_token.py",
+    "label_token_tensors.py",
     "verbalizer.py",
     "label_descriptions.py",
     "checkpoint_files.py",
