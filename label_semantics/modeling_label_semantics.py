@@ -47,6 +47,9 @@ class LabelSemanticsPreTrainedModel(PreTrainedModel):
     base_model_prefix = "label_semantics"
     supports_gradient_checkpointing = True
     _supports_sdpa = True
+    # the loss is a mean over the batch's words: Trainer must average it over processes and accumulation steps
+    # itself (with **kwargs in forward it would otherwise multiply it by the number of processes)
+    accepts_loss_kwargs = False
 
 
 class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
