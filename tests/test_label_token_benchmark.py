@@ -179,3 +179,34 @@ def test_a_support_set_short_of_examples_names_the_label_and_count():
     chosen = benchmark.sample_multi_label([[1, 0], [1, 1], [1, 0], [0, 1]], 2, seed=0, labels=["joy", "fear"])
     # the rarer label first (both of its texts), then one more text for the other label's second example
     assert len(chosen) == 3 and {1, 3} <= set(chosen)
+
+
+def test_report_states_the_measured_machine_and_backbone(tiny_encoder_dir, tmp_path, monkeypatch):
+    import os
+
+    import torch
+
+    benchmark = _benchmark()
+    # reported as measured; the models stay on the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    loads = iter([0.5, 1.25])
+    monkeypatch.setattr(os, "getloadavg", lambda: (next(loads), 0.0, 0.0))
+    output = tmp_path / "out.md"
+    argv = ["--stages", "throughput", "--backbone", str(tiny_encoder_dir), "--output", str(output)]
+    threads = torch.get_num_threads()
+    try:
+        benchmark.main([*argv, "--cache", str(tmp_path), "--label-counts", "2", "--throughput-steps", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    lines = output.read_text().splitlines()
+    assert f"- backbone: {tiny_encoder_dir} (bert, 2 layers, hidden 32), the same for both models" in lines
+    hardware = next(line for line in lines if line.startswith("- hardware: "))
+    assert hardware.endswith(
+        f", {os.cpu_count()} cores, torch.set_num_threads(1), models on the CPU (torch.cuda.is_available(): True)"
+    )
+    assert "- 1-minute load average before -> after each stage: throughput 0.50 -> 1.25" in lines
+    assert not any("shared with other jobs" in line for line in lines)
+    old = {"emotion": {}, "throughput": {"load_1min": [0.5, 1.25]}}  # results measured before the load was
+    assert benchmark.load_lines(old) == [
+        "- 1-minute load average before -> after each stage: throughput 0.50 -> 1.25, emotion not recorded"
+    ]
