@@ -55,7 +55,9 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
     untrained model already ranks any labels by meaning (zero-shot: `from_encoder(path, labels=[...]).predict(text)`),
     and a label set larger than one window is read in several passes with exactly the logits of one pass (each pass
     reads the text again: `config.num_passes` times the cost). Training changes the ranking but starts from it,
-    which keeps a model trained on a few examples per label from giving one class to every text.
+    which keeps a model trained on a few examples per label from giving one class to every text. Zero-shot suits a
+    single-label model: untrained, a multi-label one predicts every label whose description has a positive cosine
+    with the text (`sigmoid(20 * cos) >= 0.5`), which is most of them.
 
     `forward` takes the text as the model's tokenizer encodes it alone (`[CLS] text [SEP]`, right padding) and
     inserts the label tokens itself, so the stock `Trainer`, data collators and the `text-classification` pipeline
@@ -79,8 +81,8 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
     ... )
     >>> model.tokenizer.convert_ids_to_tokens(model.config.label_token_ids[:2])
     ['[sadness]', '[joy]']
-    >>> model.predict("i feel wonderful today")  # after fine-tuning
-    {'label': 'joy', 'score': 0.98}
+    >>> model.predict("i feel wonderful today")  # zero-shot (MiniLM, untrained); fine-tune for more
+    {'label': 'joy', 'score': 0.57}
     ```
     """
 
