@@ -7,6 +7,7 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
 LABEL_POOLINGS = ("cls", "mean")
+CRF_LOSSES = ("nll", "nll+ce")
 
 
 @strict(accept_kwargs=True)
@@ -39,6 +40,16 @@ class LabelSemanticsConfig(PreTrainedConfig):
         data_scheme (`str`, *optional*):
             The scheme of the labels the user gave last (the data's scheme). `predict`, `evaluate_ner`, the CLI and
             the pipelines write tags in it; `None` means `tag_scheme`.
+        crf (`bool`, *optional*, defaults to `False`):
+            Learn collapsed transitions (Hou et al., 2020): 60 scores between abstract tags (O, B, I, E, S crossed
+            with "same type" / "other type", plus start and end), which carry to any label set of the scheme. They
+            are trained with the CRF negative log-likelihood and used by Viterbi decoding in `predict`.
+        crf_loss (`str`, *optional*, defaults to `"nll"`):
+            With `crf=True`: `"nll"` (the CRF negative log-likelihood alone) or `"nll+ce"` (plus the token
+            cross-entropy).
+        crf_scheme (`str`, *optional*):
+            The scheme the CRF transitions were trained for; set with them. A model whose `tag_scheme` differs is
+            refused.
         outside_description (`str`, *optional*, defaults to `"other"`):
             The description of the `O` tag.
         classifier_dropout (`float`, *optional*, defaults to `0.1`):
@@ -74,6 +85,9 @@ class LabelSemanticsConfig(PreTrainedConfig):
     label_input_ids: list[list[int]] | None = None
     tag_scheme: str | None = None
     data_scheme: str | None = None
+    crf: bool = False
+    crf_loss: str = "nll"
+    crf_scheme: str | None = None
     outside_description: str = "other"
     classifier_dropout: float | int = 0.1
 
@@ -109,9 +123,20 @@ class LabelSemanticsConfig(PreTrainedConfig):
                 f"label_pooling={self.label_pooling!r} is not supported; use one of {LABEL_POOLINGS}, "
                 f"e.g. LabelSemanticsConfig(label_pooling='cls')."
             )
-        from .verbalizer import normalize_scheme
+        from .verbalizer import SchemeError, normalize_scheme
 
-        for name in ("tag_scheme", "data_scheme"):
+        if self.crf_loss not in CRF_LOSSES:
+            raise ValueError(
+                f"crf_loss={self.crf_loss!r} is not supported; use one of {CRF_LOSSES}, e.g. "
+                f"LabelSemanticsConfig(crf=True, crf_loss='nll')."
+            )
+        if self.crf and self.crf_scheme and self.tag_scheme and self.crf_scheme != self.tag_scheme:
+            raise SchemeError(
+                f"the CRF transitions were trained for the {self.crf_scheme} scheme but the model's labels are "
+                f"{self.tag_scheme}; load the checkpoint as saved, or build a new CRF with "
+                f"LabelSemanticsForTokenClassification.from_encoder(..., crf=True)"
+            )
+        for name in ("tag_scheme", "data_scheme", "crf_scheme"):
             value = getattr(self, name)
             if value is not None and normalize_scheme(value) != value:
                 raise ValueError(

@@ -15,7 +15,8 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.modeling_outputs import TokenClassifierOutput
 
 from .configuration_label_semantics import LabelSemanticsConfig
-from .decoding import scheme_from_labels
+from .crf import CollapsedCRF, check_scheme, pack_positions
+from .decoding import TagStructure, scheme_from_labels
 from .verbalizer import entity_types, labels_from_types, normalize_scheme, split_tag, verbalize
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         self.dropout = nn.Dropout(dropout if dropout is not None else 0.1)
         self.tokenizer = None
         self.label_tokenizer = None
+        self.crf = None
+        if config.crf:
+            config.crf_scheme = config.crf_scheme or config.tag_scheme or "IOB2"
+            self.crf = CollapsedCRF(config.crf_scheme)
         self._label_cache: tuple[tuple, torch.Tensor] | None = None
         self._labels_version = 0
         self.post_init()
@@ -136,6 +141,10 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
                 model's own scheme (`config.tag_scheme`), kept by later `set_labels` calls.
             tokenizer (*optional*): the text tokenizer; loaded from `encoder_name_or_path` when not given.
         """
+        labels = list(labels)
+        for label in labels:
+            split_tag(label)
+        tag_scheme = normalize_scheme(tag_scheme) if tag_scheme is not None else scheme_from_labels(labels)
         text_encoder = _load_encoder(encoder_name_or_path)
         if share_towers is None:
             share_towers = label_encoder_name_or_path is None
@@ -148,6 +157,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             share_towers=share_towers,
             label_pooling=label_pooling,
             outside_description=outside_description,
+            tag_scheme=tag_scheme,
             **config_kwargs,
         )
         model = cls(config, text_encoder=text_encoder, label_encoder=label_encoder)
@@ -279,6 +289,8 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             own = normalize_scheme(model_scheme)
         else:
             own = self.config.tag_scheme or data_scheme
+        if self.crf is not None:
+            check_scheme(self.crf.scheme, own)
         if own != data_scheme:
             mapped = labels_from_types(entity_types(labels), own)
             logger.info(
@@ -439,9 +451,17 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
 
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.view(-1, logits.size(-1)), labels.view(-1).to(logits.device), ignore_index=-100
-            )
+            labels = labels.to(logits.device)
+            if self.crf is None or self.config.crf_loss == "nll+ce":
+                loss = nn.functional.cross_entropy(
+                    logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100
+                )
+            if self.crf is not None:
+                # the CRF reads each sentence's tagged positions (first sub-tokens) as one sequence
+                emissions, tags, mask = pack_positions(logits.float(), labels)
+                structure = TagStructure.from_labels(self.labels, self.config.tag_scheme)
+                nll = self.crf(emissions, tags, structure, mask)
+                loss = nll if loss is None else loss + nll
         if not return_dict:
             output = (logits, outputs.hidden_states, outputs.attentions)
             return ((loss,) + output) if loss is not None else output

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .decoding import tags_to_spans, viterbi_decode
+from .decoding import TagStructure, pad_sentences, tags_to_spans, viterbi_decode_batch
 from .precision import resolve_dtype, scoring_function
 from .verbalizer import spans_to_tags
 
@@ -241,11 +241,36 @@ def _word_scores(
     return out
 
 
-def _decode(model, word_scores: torch.Tensor, viterbi: bool) -> list[int]:
+_DECODE_CELLS = 2**22  # sentences x words x labels decoded in one batch (16 MB of float32 scores)
+
+
+def _decode(model, scores: list[torch.Tensor | None], viterbi: bool) -> list[list[int]]:
+    """Label ids of every sentence in the model's own scheme: argmax, or batched Viterbi over the transitions the
+    scheme allows plus, for a model with a CRF (`config.crf`), its learned collapsed transitions."""
+    if not viterbi:
+        return [[] if s is None else s.argmax(-1).tolist() for s in scores]
     labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    if viterbi:
-        return viterbi_decode(word_scores, labels, getattr(model.config, "tag_scheme", None))
-    return word_scores.argmax(-1).tolist()
+    structure = TagStructure.from_labels(labels, getattr(model.config, "tag_scheme", None))
+    crf = getattr(model, "crf", None)
+    learned = {}
+    if crf is not None:
+        learned = {
+            "transitions": crf.transitions.detach().float().cpu(),
+            "start_transitions": crf.start_transitions.detach().float().cpu(),
+            "end_transitions": crf.end_transitions.detach().float().cpu(),
+        }
+    out: list[list[int]] = [[] for _ in scores]
+    order = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: scores[i].shape[0])
+    start = 0
+    while start < len(order):  # sentences of similar length together, a bounded block at a time
+        longest = scores[order[min(start + 63, len(order) - 1)]].shape[0]
+        size = max(1, min(64, _DECODE_CELLS // max(1, longest * len(labels))))
+        block = order[start : start + size]
+        padded, mask = pad_sentences([scores[i] for i in block], len(labels))
+        for i, ids in zip(block, viterbi_decode_batch(padded, structure, mask, **learned)):
+            out[i] = ids
+        start += size
+    return out
 
 
 def to_data_scheme(model, tags: list[str]) -> list[str]:
@@ -293,10 +318,7 @@ def decode_tags(model, scores: list[torch.Tensor | None], *, viterbi: bool = Tru
     """Turn `score_words` output into tags: Viterbi over valid transitions, or argmax, in the model's own scheme,
     then written in the data's scheme (see [`to_data_scheme`])."""
     labels = model.config.id2label
-    return [
-        [] if s is None else to_data_scheme(model, [labels[i] for i in _decode(model, s, viterbi)])
-        for s in scores
-    ]
+    return [to_data_scheme(model, [labels[i] for i in ids]) for ids in _decode(model, scores, viterbi)]
 
 
 def predict_tags(
@@ -371,16 +393,15 @@ def predict_entities(
     sentences, single = _as_sentences(inputs, tokenizer, is_split_into_words)
     all_scores = _word_scores(model, sentences, tokenizer, max_length, stride, batch_size, dtype)
     results = []
-    for sentence, word_scores in zip(sentences, all_scores):
+    for sentence, word_scores, tag_ids in zip(sentences, all_scores, _decode(model, all_scores, viterbi)):
         if word_scores is None:
             results.append([])
             continue
-        tag_ids = _decode(model, word_scores, viterbi)
         tags = to_data_scheme(model, [model.config.id2label[i] for i in tag_ids])
         probs = word_scores.exp()
         entities = []
         for entity_type, first, last in tags_to_spans(tags):
-            score = float(torch.stack([probs[w, tag_ids[w]] for w in range(first, last)]).mean())
+            score = float(probs[torch.arange(first, last), tag_ids[first:last]].mean())
             entity = {"label": entity_type, "score": score, "word_start": first, "word_end": last}
             if sentence.offsets is not None:
                 start, end = sentence.offsets[first][0], sentence.offsets[last - 1][1]

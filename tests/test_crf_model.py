@@ -1,0 +1,122 @@
+"""The dual tower with a label-set-agnostic CRF (collapsed transitions, Hou et al. 2020): trained by the stock
+Trainer with the CRF likelihood, carried by set_labels and save/load, used by Viterbi decoding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import Trainer, TrainingArguments, pipeline
+
+import label_semantics  # noqa: F401
+from label_semantics import LabelSemanticsConfig, LabelSemanticsForTokenClassification
+from label_semantics.alignment import NERDataCollator
+from label_semantics.prediction import decode_tags
+from label_semantics.training import encode_for_training
+from label_semantics.verbalizer import SchemeError
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+ROWS = [
+    {"tokens": ["john", "smith", "visited", "paris"], "ner_tags": ["B-PER", "I-PER", "O", "B-LOC"]},
+    {"tokens": ["mary", "lives", "in", "new", "york"], "ner_tags": ["B-PER", "O", "O", "B-LOC", "I-LOC"]},
+] * 4
+
+
+@pytest.fixture
+def model(tiny_encoder_dir):
+    torch.manual_seed(0)
+    return LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=LABELS, crf=True)
+
+
+def test_the_stock_trainer_trains_the_transitions(model, tmp_path):
+    before = [p.detach().clone() for p in model.crf.parameters()]
+    assert all(float(p.abs().sum()) == 0 for p in before)  # zero: decoding starts as hard-constraint Viterbi
+    train = encode_for_training(Dataset.from_list(ROWS), model.tokenizer, model.config.label2id)
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=20, learning_rate=5e-2, report_to="none")
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, data_collator=NERDataCollator(model.tokenizer)
+    )
+    trainer.train()
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before, model.crf.parameters())
+    )  # the gradient reached them
+    batch = NERDataCollator(model.tokenizer)([train[0], train[1]])
+    model.eval()
+    with torch.no_grad():
+        loss = model(**batch).loss
+    assert torch.isfinite(loss) and loss > 0
+
+
+def test_nll_plus_cross_entropy_is_larger_than_the_nll_alone(tiny_encoder_dir):
+    torch.manual_seed(0)
+    nll = LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=LABELS, crf=True)
+    both = LabelSemanticsForTokenClassification.from_encoder(
+        tiny_encoder_dir, labels=LABELS, crf=True, crf_loss="nll+ce"
+    )
+    both.load_state_dict(nll.state_dict())
+    train = encode_for_training(Dataset.from_list(ROWS[:2]), nll.tokenizer, nll.config.label2id)
+    batch = NERDataCollator(nll.tokenizer)([train[0], train[1]])
+    nll.eval(), both.eval()
+    with torch.no_grad():
+        plain = LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=LABELS)
+        plain.load_state_dict({k: v for k, v in nll.state_dict().items() if not k.startswith("crf.")})
+        plain.eval()
+        ce = plain(**batch).loss
+        torch.testing.assert_close(both(**batch).loss, nll(**batch).loss + ce)
+    with pytest.raises(ValueError, match="crf_loss='sum'"):
+        LabelSemanticsConfig(crf=True, crf_loss="sum")
+
+
+def test_transitions_survive_set_labels_and_save_load(model, tmp_path):
+    with torch.no_grad():
+        model.crf.transitions.normal_()
+        model.crf.start_transitions.normal_()
+    saved = [p.detach().clone() for p in model.crf.parameters()]
+    model.set_labels(["O", "B-actor", "I-actor"])
+    assert all(torch.equal(a, b) for a, b in zip(saved, model.crf.parameters()))
+    model.save_pretrained(tmp_path / "m")
+    loaded = LabelSemanticsForTokenClassification.from_pretrained(tmp_path / "m")
+    assert loaded.config.crf and loaded.config.crf_scheme == "IOB2"
+    assert all(torch.equal(a, b) for a, b in zip(saved, loaded.crf.parameters()))
+    # the stock pipeline still runs on such a checkpoint (it reads argmax of the logits)
+    assert isinstance(pipeline("token-classification", model=str(tmp_path / "m"))("john smith"), list)
+
+
+def test_decoding_uses_the_learned_transitions(model):
+    # emissions prefer B-PER B-PER (two one-word entities) by a little
+    scores = torch.log_softmax(torch.tensor([[0.0, 2.0, 1.8, -5, -5], [0.0, 2.0, 1.8, -5, -5]]), -1)
+    model.eval()
+    assert decode_tags(model, [scores]) == [["B-PER", "B-PER"]]
+    with torch.no_grad():  # a learned preference for B -> I of the same type
+        model.crf.transitions[1, 2, 1] = 1.0  # classes O B I E S: B then I, same type
+    assert decode_tags(model, [scores]) == [["B-PER", "I-PER"]]
+    assert decode_tags(model, [scores], viterbi=False) == [["B-PER", "B-PER"]]
+
+
+def test_transitions_for_another_scheme_are_refused(model, tmp_path):
+    with pytest.raises(SchemeError, match=r"IOB2.*BIOES|BIOES.*IOB2"):
+        model.set_labels(["O", "S-PER", "B-PER", "I-PER", "E-PER"], model_scheme="BIOES")
+    model.save_pretrained(tmp_path / "m")
+    config = LabelSemanticsConfig.from_pretrained(tmp_path / "m")
+    config_dict = config.to_dict()
+    config_dict["tag_scheme"] = "BIOES"
+    with pytest.raises(SchemeError, match=r"trained for the IOB2 scheme but the model's labels are BIOES"):
+        LabelSemanticsConfig(**{k: v for k, v in config_dict.items() if k not in ("transformers_version",)})
+
+
+@pytest.mark.parametrize("scheme", ["IO", "IOB1", "BIOES"])
+def test_a_crf_model_trains_in_every_scheme(tiny_encoder_dir, scheme, tmp_path):
+    from label_semantics.training import finetune
+    from label_semantics.verbalizer import convert_scheme, labels_from_types
+
+    rows = [
+        {"tokens": r["tokens"], "ner_tags": convert_scheme(r["ner_tags"], scheme, source="IOB2")}
+        for r in ROWS
+    ]
+    model = LabelSemanticsForTokenClassification.from_encoder(
+        tiny_encoder_dir, labels=labels_from_types(["PER", "LOC"], scheme), tag_scheme=scheme, crf=True
+    )
+    assert model.crf.scheme == scheme
+    finetune(model, Dataset.from_list(rows), output_dir=str(tmp_path / "t"), max_steps=3, disable_tqdm=True)
+    tags = model.predict([r["tokens"] for r in rows[:2]], is_split_into_words=True)
+    assert len(tags) == 2
