@@ -50,7 +50,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 CACHE = ROOT / "benchmarks" / "cache" / "label_token_classifier"
 EMOTION_LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
 INITS = ("description", "random", "cls", "mean")
-STAGES = ("throughput", "fewshot", "emotion", "goemotions")
+STAGES = ("throughput", "fewshot", "emotion", "goemotions", "passes")
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -673,7 +673,9 @@ def stage_fewshot(args) -> dict:
         runs += [
             {**r, "row": "setfit", "selected": True}
             for r in json.loads(setfit.read_text())
-            if r["dataset"] in wanted and r["k"] in args.shots
+            if r["dataset"] in wanted
+            and r["k"] in args.shots
+            and r["test_examples"] == test_sizes[r["dataset"]]
         ]
     return {
         "version": 2,
@@ -685,6 +687,43 @@ def stage_fewshot(args) -> dict:
         "lrs": args.fewshot_lrs,
         "runs": runs,
     }
+
+
+def stage_passes(args) -> dict:
+    """The cost of reading a label set in several passes: the GoEmotions labels (default design, untrained) on
+    `--passes-texts` emotion test texts, in passes of each of `--labels-per-pass`; median forward time of 3 timed
+    calls, and the largest logit difference from one pass."""
+    labels = (args.data / "goemotions" / "labels.txt").read_text(encoding="utf-8").split()
+    texts = read_emotion(args.data / "emotion", "test")[0][: args.passes_texts]
+    torch.manual_seed(0)
+    base = LabelTokenForSequenceClassification.from_encoder(args.backbone, labels=labels).eval()
+    batch = dict(
+        base.tokenizer(texts, padding=True, truncation=True, max_length=args.max_length, return_tensors="pt")
+    )
+    rows, reference = [], None
+    for per_pass in args.labels_per_pass:
+        config = type(base.config).from_dict({**base.config.to_dict(), "labels_per_pass": per_pass})
+        model = LabelTokenForSequenceClassification(config).eval()
+        model.load_state_dict(base.state_dict())
+        timings = []
+        with torch.no_grad():
+            vectors = model.encode_descriptions()
+            for _ in range(4):
+                start = time.perf_counter()
+                logits = model(**batch, description_vectors=vectors).logits
+                timings.append(time.perf_counter() - start)
+        reference = logits if reference is None else reference
+        rows.append(
+            {
+                "labels_per_pass": config.labels_per_pass,
+                "passes": config.num_passes,
+                "sequence_length": batch["input_ids"].shape[1] + config.labels_per_pass + 1,
+                "seconds": statistics.median(timings[1:]),
+                "max_logit_difference": float((logits - reference).abs().max()),
+            }
+        )
+        logger.info("%s", json.dumps(rows[-1]))
+    return {"labels": len(labels), "texts": len(texts), "rows": rows}
 
 
 def stage_throughput(args) -> dict:
@@ -796,8 +835,8 @@ def render_fewshot(r: dict) -> list[str]:
             "",
             "| model | k | seeds | "
             + " | ".join(m.replace("_", "-") for m in metrics)
-            + " | collapsed | training s | texts/s | lr |",
-            "|---|---|---|---|---|---|---|---|---|",
+            + " | collapsed | training s | texts/s | lr | per seed |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         rows = [row for row in ROW_NAMES if any(run["row"] == row for run in runs)]
         for k in shots:
@@ -810,23 +849,25 @@ def render_fewshot(r: dict) -> list[str]:
                 )
                 seconds = statistics.mean(run["train"]["seconds"] for run in cell)
                 speed = statistics.mean(run["inference_examples_per_s"] for run in cell)
-                lrs = sorted({run["lr"] for run in cell if run.get("lr") is not None})
+                lrs = sorted({run["lr"] for run in cell if run.get("lr")})
+                per_seed = ", ".join(
+                    f"{run['seed']}: " + "/".join(f"{100 * run[m]:.1f}" for m in metrics)
+                    for run in sorted(cell, key=lambda run: run["seed"])
+                )
                 out.append(
                     f"| {ROW_NAMES[row]} | {k} | {len(cell)} | "
                     + " | ".join(fewshot_cells(cell, m) for m in metrics)
-                    + f" | {collapsed} | {seconds:.0f} | {speed:.0f} | {', '.join(f'{lr:g}' for lr in lrs) or '–'} |"
+                    + f" | {collapsed} | {seconds:.0f} | {speed:.0f} | {', '.join(f'{lr:g}' for lr in lrs) or '–'} "
+                    f"| {per_seed} |"
                 )
         out.append("")
-        per_seed = [
-            f"{ROW_NAMES[run['row']]}, k={run['k']}, seed {run['seed']}: "
-            + "/".join(f"{100 * run[m]:.1f}" for m in metrics)
-            for run in sorted(
-                runs, key=lambda run: (run["k"], list(ROW_NAMES).index(run["row"]), run["seed"])
-            )
+        sweeps = [
+            run
+            for run in r["runs"]
+            if run["dataset"] == dataset and run["seed"] == 0 and run["k"] > 0 and run["row"] in FEWSHOT_ROWS
         ]
-        out += ["Per run (" + " / ".join(metrics) + ", %): " + "; ".join(per_seed) + ".", ""]
-        sweeps = [run for run in r["runs"] if run["dataset"] == dataset and run["seed"] == 0 and "val" in run]
-        if len({run["lr"] for run in sweeps}) > 1:
+        cells = {(run["k"], run["row"]) for run in sweeps}
+        if any(len({run["lr"] for run in sweeps if (run["k"], run["row"]) == cell}) > 1 for cell in cells):
             out += ["Learning-rate sweeps on seed 0 (validation / test metric, %; **bold**: selected):", ""]
             for run in sorted(sweeps, key=lambda run: (run["k"], run["row"], run["lr"])):
                 metric = metrics[0]
@@ -945,10 +986,11 @@ def render_fewshot_legacy(r: dict) -> list[str]:
     return out
 
 
-def render(results: dict, meta: dict) -> str:
+def render(results: dict, meta: dict, note: str = "") -> str:
     out = [
         "# Label-token classifier vs. the standard sequence-classification head",
         "",
+        *([note.strip(), ""] if note.strip() else []),
         "Written by `benchmarks/label_token_classifier.py`; every figure below was measured by the command(s) listed, wins and losses alike.",
         "",
         *command_lines(results, meta),
@@ -1012,6 +1054,24 @@ def render(results: dict, meta: dict) -> str:
                 f"| {half['labels_never_predicted']} / {r['labels']} | {run['test_logit_std']:.3f} "
                 f"| {run['train']['seconds'] / 60:.1f} min "
                 f"| {run['train']['examples_per_s']:.1f} | {run['inference_examples_per_s']:.1f} |"
+            )
+        out.append("")
+    if "passes" in results:
+        r = results["passes"]
+        base = r["rows"][0]["seconds"]
+        out += [
+            "## Several passes (isolated label tokens)",
+            "",
+            f"{r['labels']} labels (GoEmotions), default design, {r['texts']} emotion test texts in one batch; median "
+            "of 3 timed forward calls after a warm-up. Each pass reads the text again.",
+            "",
+            "| labels per pass | passes | sequence length | seconds | × one pass | max logit difference from one pass |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in r["rows"]:
+            out.append(
+                f"| {row['labels_per_pass']} | {row['passes']} | {row['sequence_length']} | {row['seconds']:.2f} "
+                f"| {row['seconds'] / base:.2f} | {row['max_logit_difference']:.1e} |"
             )
         out.append("")
     if "throughput" in results:
@@ -1224,10 +1284,18 @@ def main(argv: list[str] | None = None) -> None:
         help="output bias at 0, or at the log-odds of the label frequencies (see init_output_bias)",
     )
     parser.add_argument("--label-counts", type=int, nargs="+", default=[2, 6, 28, 64, 128])
+    parser.add_argument("--labels-per-pass", type=int, nargs="+", default=[28, 14, 7])
+    parser.add_argument("--passes-texts", type=int, default=64)
     parser.add_argument("--throughput-batch", type=int, default=16)
     parser.add_argument("--throughput-length", type=int, default=32)
     parser.add_argument("--throughput-steps", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS / "label_token_classifier.md")
+    parser.add_argument(
+        "--note",
+        type=Path,
+        default=None,
+        help="a Markdown file put under the report's title (e.g. what a probe covers)",
+    )
     parser.add_argument(
         "--cache", type=Path, default=CACHE, help="finished runs and their logits, to resume a cut-off stage"
     )
@@ -1247,6 +1315,7 @@ def main(argv: list[str] | None = None) -> None:
         "fewshot": stage_fewshot,
         "goemotions": stage_goemotions,
         "throughput": stage_throughput,
+        "passes": stage_passes,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     mine = {}
@@ -1269,7 +1338,8 @@ def main(argv: list[str] | None = None) -> None:
         mine[stage] = result
         raw["results"].update(mine)
         raw_path.write_text(json.dumps(raw, indent=1))
-        args.output.write_text(render(raw["results"], raw["meta"]))
+        note = args.note.read_text(encoding="utf-8") if args.note else ""
+        args.output.write_text(render(raw["results"], raw["meta"], note))
         logger.info("stage %s done in %.1f min", stage, raw["results"][stage]["stage_minutes"])
 
 

@@ -52,7 +52,7 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
     benchmark = _benchmark()
     _write_data(tmp_path / "data")
     output, cache = tmp_path / "results" / "out.md", tmp_path / "cache"
-    argv = ["--stages", "fewshot", "goemotions", "throughput", "--backbone", str(tiny_encoder_dir)]
+    argv = ["--stages", "fewshot", "goemotions", "throughput", "passes", "--backbone", str(tiny_encoder_dir)]
     argv += [
         "--data",
         str(tmp_path / "data"),
@@ -78,6 +78,11 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         "2",
         "--throughput-steps",
         "1",
+        "--labels-per-pass",
+        "3",
+        "1",
+        "--passes-texts",
+        "4",
     ]
     benchmark.main(argv)
 
@@ -120,6 +125,9 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         ("standard", 2e-4, "zero"),
     ]
     assert all(r["threshold"] in benchmark.THRESHOLDS and "at_0.5" in r for r in go)
+    passes = raw["passes"]["rows"]
+    assert [(r["labels_per_pass"], r["passes"]) for r in passes] == [(3, 1), (1, 3)]
+    assert passes[1]["max_logit_difference"] < 1e-4
     report = output.read_text()
     for heading in (
         "## Few-shot classification",
@@ -128,26 +136,36 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         "Learning-rate sweeps",
         "## GoEmotions",
         "## Throughput",
+        "## Several passes",
         "## Summary",
     ):
         assert heading in report
 
     stamps = {p: p.stat().st_mtime_ns for p in (cache / "fewshot").rglob("*.json")}
     setfit = [
-        {"dataset": "sst5", "k": 2, "seed": s, "model": "setfit", "init": None, "lr": None} for s in (0, 1)
+        {
+            "dataset": "sst5",
+            "k": 2,
+            "seed": s,
+            "model": "setfit",
+            "init": None,
+            "lr": None,
+            "test_examples": n,
+        }
+        for s, n in ((0, 10), (1, 10), (2, 7))  # the last was scored on another test set: left out
     ]
     for record in setfit:
         record.update(accuracy=0.5, macro_f1=0.4, top_class_share=0.3, inference_examples_per_s=10.0)
         record["train"] = {"seconds": 1.0}
     (cache / "setfit").mkdir()
     (cache / "setfit" / "records.json").write_text(json.dumps(setfit))
-    benchmark.main(argv[:1] + ["fewshot"] + argv[4:] + ["--cached-only"])  # resumed from the cache
+    benchmark.main(argv[:1] + ["fewshot"] + argv[5:] + ["--cached-only"])  # resumed from the cache
     assert {p: p.stat().st_mtime_ns for p in (cache / "fewshot").rglob("*.json")} == stamps
     report = output.read_text()
     assert "## GoEmotions" in report  # the other stages' results are kept
     assert (
-        "| SetFit, default recipe (setfit 1.2.0) | 2 | 2 | 50.0 ± 0.0 | 40.0 ± 0.0 | 0 / 2 | 1 | 10 | – |"
-        in report
+        "| SetFit, default recipe (setfit 1.2.0) | 2 | 2 | 50.0 ± 0.0 | 40.0 ± 0.0 | 0 / 2 | 1 | 10 | – "
+        "| 0: 50.0/40.0, 1: 50.0/40.0 |" in report
     )
 
 
