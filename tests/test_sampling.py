@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import logging
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -137,3 +140,75 @@ def test_real_file(shared_data, name, k):
     assert len(indices) < len(tags) // 4
     assert sample_support_set(tags, k, seed=0) == indices
     assert sample_support_set(tags, k, seed=1) != indices
+
+
+def support_log(caplog) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "label_semantics.sampling" and record.levelno == logging.INFO
+    ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rarest_type_first_and_types_at_k_are_skipped(caplog, seed):
+    # 'ZZ' (1 mention) is visited before 'AA' (4): its one sentence also gives 'AA' its mention, so the
+    # greedy pass takes one sentence and never visits an 'AA'-only one. Visiting 'AA' first (name order),
+    # or not skipping a type already at k, takes an 'AA'-only sentence first, which pruning then drops:
+    # the result is the same, only the logged size before pruning shows it.
+    tags = [["B-AA"], ["B-AA"], ["B-AA"], ["B-AA", "B-ZZ"]]
+    with caplog.at_level(logging.INFO, logger="label_semantics.sampling"):
+        assert sample_support_set(tags, 1, seed=seed) == [3]
+    assert support_log(caplog) == [
+        f"1-shot support set (seed {seed}): 1 sentences (1 before pruning), mentions {{'AA': 1, 'ZZ': 1}}"
+    ]
+
+
+def test_a_type_stops_at_k(caplog):
+    # three one-mention sentences, k=2: the greedy pass stops at the second, nothing is pruned
+    with caplog.at_level(logging.INFO, logger="label_semantics.sampling"):
+        assert len(sample_support_set([["B-PER"], ["B-PER"], ["B-PER"]], 2, seed=0)) == 2
+    assert support_log(caplog) == [
+        "2-shot support set (seed 0): 2 sentences (2 before pruning), mentions {'PER': 2}"
+    ]
+
+
+@pytest.mark.parametrize(("k", "seed"), [(3, 0), (3, 1), (5, 4)])
+def test_log_states_the_set_that_is_returned(caplog, k, seed):
+    corpus = synthetic_corpus(7)
+    with caplog.at_level(logging.INFO, logger="label_semantics.sampling"):
+        indices = sample_support_set(corpus, k, seed=seed)
+    (message,) = support_log(caplog)
+    found = re.fullmatch(
+        r"(\d+)-shot support set \(seed (\d+)\): (\d+) sentences \((\d+) before pruning\), mentions (\{.*\})",
+        message,
+    )
+    assert found, message
+    assert (int(found[1]), int(found[2]), int(found[3])) == (k, seed, len(indices))
+    assert int(found[4]) >= len(indices)
+    assert ast.literal_eval(found[5]) == dict(support_counts(corpus, indices))
+
+
+def test_pruning_is_logged(caplog):
+    # measured on this corpus (seed 0): the greedy pass takes 8 sentences, pruning drops one
+    with caplog.at_level(logging.INFO, logger="label_semantics.sampling"):
+        indices = sample_support_set(synthetic_corpus(7), 3, seed=0)
+    assert len(indices) == 7
+    assert "7 sentences (8 before pruning)" in support_log(caplog)[0]
+
+
+def test_default_seed_is_0(caplog):
+    corpus = synthetic_corpus(7)
+    assert sample_support_set(corpus, 3, seed=0) != sample_support_set(corpus, 3, seed=1)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="label_semantics.sampling"):
+        assert sample_support_set(corpus, 3) == sample_support_set(corpus, 3, seed=0)
+    assert all("(seed 0)" in message for message in support_log(caplog))
+
+
+def test_flat_input_message_shows_the_first_four_tags():
+    with pytest.raises(SamplingError, match=re.escape("starting ['O', 'B-PER', 'I-PER', 'O']; pass e.g.")):
+        sample_support_set(["O", "B-PER", "I-PER", "O", "B-LOC"], 1)
+    # a single string is one flat sentence, shown whole, not split into characters
+    with pytest.raises(SamplingError, match=re.escape("starting ['B-PER']; pass e.g.")):
+        sample_support_set("B-PER", 1)
