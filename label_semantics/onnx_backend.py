@@ -209,7 +209,7 @@ def export_onnx(
         input_ids, attention_mask = _dummy_inputs(model)
         logger.info("Exporting the text tower to %s", onnx_dir / MODEL_FILE)
         _export(
-            _TextGraph(model.text_encoder),
+            _TextGraph(model.text_encoder).eval(),
             (input_ids, attention_mask, vectors),
             onnx_dir / MODEL_FILE,
             ["input_ids", "attention_mask", "description_embeddings"],
@@ -221,7 +221,7 @@ def export_onnx(
         if model.label_encoder is not None:
             logger.info("Exporting the label tower to %s", onnx_dir / LABEL_ENCODER_FILE)
             _export(
-                _EncoderGraph(model.label_encoder),
+                _EncoderGraph(model.label_encoder).eval(),
                 model._label_inputs(),
                 onnx_dir / LABEL_ENCODER_FILE,
                 ["input_ids", "attention_mask"],
