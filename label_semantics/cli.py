@@ -222,6 +222,17 @@ def _print_metrics(metrics: dict, title: str) -> None:
 # ---------------------------------------------------------------------------------------------- commands
 
 
+CRF_LOSSES = ("nll", "nll+ce")
+CRF_HELP = (
+    "give the model learned collapsed transitions (a CRF that carries to any label set), trained with the CRF "
+    "negative log-likelihood (nll) or with it plus the token cross-entropy (nll+ce); default: none"
+)
+
+
+def _crf_options(args) -> dict:
+    return {"crf": True, "crf_loss": args.crf} if args.crf else {}
+
+
 def cmd_fewshot(args) -> int:
     from .model_card import CardData
     from .modeling_label_semantics import LabelSemanticsForTokenClassification
@@ -248,7 +259,9 @@ def cmd_fewshot(args) -> int:
     labels = labels_from_types(entity_types(t for s in source["ner_tags"] for t in s), scheme)
     backbone = args.backbone or default_backbone()
     print(f"Backbone {backbone}\nSource {source_name}: {len(source)} sentences, labels {labels}")
-    model = LabelSemanticsForTokenClassification.from_encoder(backbone, labels=labels, tag_scheme=scheme)
+    model = LabelSemanticsForTokenClassification.from_encoder(
+        backbone, labels=labels, tag_scheme=scheme, **_crf_options(args)
+    )
     with _k_shot(args.k):
         model, support = fewshot_transfer(
             model,
@@ -425,6 +438,11 @@ def cmd_train(args) -> int:
     descriptions = dict(args.describe) if args.describe else None
     source = None
     if args.model:
+        if args.crf:
+            raise SystemExit(
+                f"error: --crf {args.crf}: a saved --model keeps the CRF it has (or has none); add one when "
+                f"starting from an encoder, e.g. label-semantics train --backbone PATH --crf {args.crf}"
+            )
         model = _load_model(args.model, kinds=("label-semantics",))
         source = card_data_for(model).dataset_name
         with _argument("--labels", labels):
@@ -433,7 +451,7 @@ def cmd_train(args) -> int:
         backbone = args.backbone or default_backbone()
         try:
             model = LabelSemanticsForTokenClassification.from_encoder(
-                backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme
+                backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme, **_crf_options(args)
             )
         except FileNotFoundError as err:
             raise SystemExit(f"error: --backbone {backbone!r}: {err}") from err
@@ -542,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source-scheme", type=_scheme, help="--source: " + SCHEME_HELP)
     p.add_argument("--target-scheme", type=_scheme, help="--target and --target-test: " + SCHEME_HELP)
+    p.add_argument("--crf", choices=CRF_LOSSES, help=CRF_HELP)
     p.add_argument("--backbone", help="BERT-like encoder folder or Hub id (default: all-MiniLM-L6-v2)")
     p.add_argument(
         "--k", type=_positive_int, default=5, help="mentions per entity type in the support set (default: 5)"
@@ -607,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--eval-split", help="evaluate on this split of --data after training, e.g. test")
     p.add_argument("--tag-scheme", type=_scheme, help=SCHEME_HELP)
+    p.add_argument("--crf", choices=CRF_LOSSES, help=CRF_HELP)
     p.set_defaults(func=cmd_train)
 
     model_help = "a saved model folder: a label-semantics NER model or a label-token classifier"

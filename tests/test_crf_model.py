@@ -120,3 +120,20 @@ def test_a_crf_model_trains_in_every_scheme(tiny_encoder_dir, scheme, tmp_path):
     finetune(model, Dataset.from_list(rows), output_dir=str(tmp_path / "t"), max_steps=3, disable_tqdm=True)
     tags = model.predict([r["tokens"] for r in rows[:2]], is_split_into_words=True)
     assert len(tags) == 2
+
+
+def test_the_cli_trains_a_crf_model_and_refuses_crf_on_a_saved_model(tiny_encoder_dir, tmp_path, capsys):
+    from label_semantics.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.txt").write_text(
+        "\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(r["tokens"], r["ner_tags"])) for r in ROWS) + "\n"
+    )
+    out = tmp_path / "out"
+    argv = ["train", "--data", str(data), "--output", str(out), "--max-steps", "2"]
+    assert main([*argv, "--backbone", str(tiny_encoder_dir), "--crf", "nll+ce"]) == 0
+    loaded = LabelSemanticsForTokenClassification.from_pretrained(out)
+    assert loaded.config.crf and loaded.config.crf_loss == "nll+ce" and loaded.crf is not None
+    with pytest.raises(SystemExit, match="keeps the CRF it has"):
+        main([*argv, "--model", str(out), "--crf", "nll"])
