@@ -55,6 +55,7 @@ MODEL_FILE = "model.onnx"
 QUANTIZED_FILE = "model_qint8.onnx"
 LABEL_ENCODER_FILE = "label_encoder.onnx"
 LABEL_VECTORS_FILE = "label_vectors.npy"
+CRF_FILE = "crf.npz"
 EXPORT_FILE = "export.json"
 EXPORT_FORMAT = 1
 
@@ -238,11 +239,20 @@ def export_onnx(
     elif (onnx_dir / QUANTIZED_FILE).exists():
         (onnx_dir / QUANTIZED_FILE).unlink()  # an older export's: it would not match the new graph
     np.save(onnx_dir / LABEL_VECTORS_FILE, vectors.cpu().numpy())
+    crf = getattr(model, "crf", None)
+    if crf is not None:  # the learned transitions Viterbi decodes with: prediction reads them off `model.crf`
+        np.savez(
+            onnx_dir / CRF_FILE,
+            **{name: p.detach().float().cpu().numpy() for name, p in crf.named_parameters()},
+        )
+    else:
+        (onnx_dir / CRF_FILE).unlink(missing_ok=True)
     record = {
         "format": EXPORT_FORMAT,
         "labels": model.config.labels,
         "label_descriptions": list(model.config.label_descriptions),
         "label_pooling": model.config.label_pooling,
+        "crf_scheme": crf.scheme if crf is not None else None,
         "share_towers": model.label_encoder is None,
         "hidden_size": int(vectors.shape[-1]),
         "max_length": limit,
@@ -294,6 +304,7 @@ def _check_export(record: dict, config: LabelSemanticsConfig, folder: Path) -> N
             ("labels", config.labels),
             ("label_descriptions", list(config.label_descriptions or [])),
             ("label_pooling", config.label_pooling),
+            ("crf_scheme", config.crf_scheme if getattr(config, "crf", False) else None),
         )
         if record.get(name) != ours
     ]
@@ -330,6 +341,7 @@ class ORTLabelSemanticsForTokenClassification:
 
     main_input_name = "input_ids"
     training = False
+    crf = None
 
     def __init__(
         self,
@@ -413,6 +425,7 @@ class ORTLabelSemanticsForTokenClassification:
                 str(onnx_dir / record["files"]["label_encoder"]), session_options, providers=providers
             )
         vectors = torch.from_numpy(np.load(onnx_dir / LABEL_VECTORS_FILE))
+        crf = _load_crf(onnx_dir, record["crf_scheme"]) if record.get("crf_scheme") else None
         options = {
             k: kwargs[k] for k in ("local_files_only", "revision", "token", "cache_dir") if k in kwargs
         }
@@ -423,7 +436,7 @@ class ORTLabelSemanticsForTokenClassification:
         positions = getattr(config.get_text_config(), "max_position_embeddings", None)
         if isinstance(positions, int) and tokenizer.model_max_length > positions:
             tokenizer.model_max_length = positions
-        return cls(
+        model = cls(
             session,
             config,
             vectors,
@@ -431,6 +444,8 @@ class ORTLabelSemanticsForTokenClassification:
             label_tokenizer=label_tokenizer,
             label_session=label_session,
         )
+        model.crf = crf
+        return model
 
     # what prediction reads of a model
 
@@ -548,6 +563,17 @@ class ORTLabelSemanticsForTokenClassification:
     def __repr__(self) -> str:
         providers = self.session.get_providers()
         return f"{type(self).__name__}(labels={self.labels}, providers={providers})"
+
+
+def _load_crf(onnx_dir: Path, scheme: str):
+    """The learned transitions of a dual tower with a CRF, as the module prediction reads them from."""
+    from .crf import CollapsedCRF
+
+    crf = CollapsedCRF(scheme)
+    with np.load(onnx_dir / CRF_FILE) as saved, torch.no_grad():
+        for name, parameter in crf.named_parameters():
+            parameter.copy_(torch.from_numpy(saved[name]))
+    return crf.eval().requires_grad_(False)
 
 
 def _int64(values) -> np.ndarray:

@@ -172,3 +172,17 @@ def test_separate_label_tower_and_torchscript_exporter(_tiny_encoder_dir, tmp_pa
         m.set_labels(["O", "B-ORG", "I-ORG"])
     with torch.no_grad():
         assert torch.allclose(onnx_model.get_label_embeddings(), model.encode_labels(), atol=1e-4)
+
+
+def test_learned_crf_transitions_travel_with_the_export(_tiny_encoder_dir, tmp_path):
+    model = make_model(_tiny_encoder_dir, crf=True).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.crf.parameters():
+            parameter.normal_(0, 3)  # strong enough to change the decoded tags
+    export_onnx(model, tmp_path / "crf", torch_weights=False, dynamo=False)
+    onnx_model = LabelSemanticsForTokenClassification.from_pretrained(tmp_path / "crf", backend="onnx")
+    expected = spans(model.predict(TEXTS))
+    assert spans(onnx_model.predict(TEXTS)) == expected
+    onnx_model.crf = None  # the test can fail: without the transitions the tags differ
+    assert spans(onnx_model.predict(TEXTS)) != expected
