@@ -748,15 +748,91 @@ def cmd_report(args) -> None:
     print("\n".join(lines))
 
 
-def _update_benchmarks_md(lines: list[str]) -> None:
+def cmd_compare(args) -> None:
+    """Decoding rows for the dual tower: argmax, hard-constraint Viterbi (cells of `--tag`) and the collapsed CRF
+    (cells of `--crf-tag`, a grid run with `--crf-loss`), on the (target, K, seed) cells both runs finished."""
+    plain = {
+        (c["target"], c.get("k"), c.get("seed")): c for c in _cells(args.tag) if "dual" in c.get("models", {})
+    }
+    crf = {
+        (c["target"], c.get("k"), c.get("seed")): c
+        for c in _cells(args.crf_tag)
+        if "dual" in c.get("models", {})
+    }
+    shared = sorted(set(plain) & set(crf), key=lambda key: (key[1] or 0, key[0], key[2] or 0))
+    config = CACHE / args.crf_tag / "source_dual" / "config.json"  # what the CRF source was trained with
+    losses = [json.loads(config.read_text()).get("crf_loss", "?") if config.exists() else "not recorded"]
+    lines = [
+        "## Decoding: argmax, hard-constraint Viterbi and the collapsed CRF (dual tower)",
+        "",
+        f"Cells finished by both `grid --tag {args.tag}` and `grid --tag {args.crf_tag} --models dual --crf-loss "
+        f"{'/'.join(losses)}` (the CRF model is pre-finetuned with the CRF loss on CoNLL-2003, then fine-tuned on the "
+        f"same support sets); table by `python benchmarks/fewshot_ner.py compare --tag {args.tag} --crf-tag "
+        f"{args.crf_tag}`, {date.today().isoformat()}, commit {_git_commit()}. Micro-F1 (%), mean over the seeds "
+        "both runs have (n). The CRF column decodes with the learned transitions; its argmax column reads the same "
+        "CRF model's logits.",
+        "",
+        "| target | K | n | argmax | Viterbi (hard) | CRF model, argmax | CRF model, Viterbi + learned transitions | CRF − Viterbi |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by_k: dict[int, dict[str, list[float]]] = {}
+    groups: dict[tuple, list] = {}
+    for key in shared:
+        groups.setdefault((key[0], key[1]), []).append(key)
+    for (target, k), keys in sorted(groups.items(), key=lambda item: (item[0][1] or 0, item[0][0])):
+        values = {
+            name: [cells[key]["models"]["dual"][decoder]["overall_f1"] for key in keys]
+            for name, cells, decoder in (
+                ("argmax", plain, "argmax"),
+                ("viterbi", plain, "viterbi"),
+                ("crf_argmax", crf, "argmax"),
+                ("crf", crf, "viterbi"),
+            )
+        }
+        means = {name: statistics.mean(v) for name, v in values.items()}
+        if target not in SCHEME_COPIES:
+            for name, mean in means.items():
+                by_k.setdefault(k or 0, {}).setdefault(name, []).append(mean)
+        lines.append(
+            f"| {target} | {k or 0} | {len(keys)} | {100 * means['argmax']:.1f} | {100 * means['viterbi']:.1f} | "
+            f"{100 * means['crf_argmax']:.1f} | {100 * means['crf']:.1f} | {100 * (means['crf'] - means['viterbi']):+.1f} |"
+        )
+    lines.append("")
+    for k, names in sorted(by_k.items()):
+        n = len(names["crf"])
+        lines.append(
+            f"- K={k}, averaged over {n} targets: argmax {100 * statistics.mean(names['argmax']):.1f}, hard Viterbi "
+            f"{100 * statistics.mean(names['viterbi']):.1f}, CRF {100 * statistics.mean(names['crf']):.1f} "
+            f"(CRF − Viterbi {100 * (statistics.mean(names['crf']) - statistics.mean(names['viterbi'])):+.1f} F1)."
+        )
+    lines.append("")
+    text = "\n".join(lines)
+    (RESULTS / "crf.md").write_text(text)
+    if args.results == RESULTS_DEFAULT:
+        _update_benchmarks_md(lines, markers=("<!-- crf:start -->", "<!-- crf:end -->"), plot=False)
+    print(text)
+
+
+def _git_commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    return proc.stdout.strip() or "unknown"
+
+
+def _update_benchmarks_md(
+    lines: list[str],
+    markers: tuple[str, str] = ("<!-- fewshot_ner:start -->", "<!-- fewshot_ner:end -->"),
+    plot=True,
+) -> None:
     """Put the tables into BENCHMARKS.md between this benchmark's markers."""
     path = ROOT / "BENCHMARKS.md"
-    start, end = "<!-- fewshot_ner:start -->", "<!-- fewshot_ner:end -->"
+    start, end = markers
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
     if start not in text:
         text += f"\n{start}\n{end}\n"
     head, rest = text.split(start, 1)
-    body = "\n".join(lines) + "\n\n![F1 against K](benchmarks/results/fewshot_ner/f1_vs_k.png)\n"
+    body = "\n".join(lines) + "\n"
+    if plot:
+        body += "\n![F1 against K](benchmarks/results/fewshot_ner/f1_vs_k.png)\n"
     path.write_text(head + start + "\n" + body + end + rest.split(end, 1)[1])
 
 
@@ -837,7 +913,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["grid", "speed", "speed-worker", "report", "card"])
+    parser.add_argument("command", choices=["grid", "speed", "speed-worker", "report", "card", "compare"])
+    parser.add_argument("--crf-tag", default="minilm_crf", help="compare: the tag of the CRF grid run")
     parser.add_argument("--backbone", default=None, help="any BERT-like encoder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the NER data sets")
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
@@ -873,6 +950,7 @@ def main(argv=None) -> None:
     args.backbone = args.backbone or default_backbone()
     args.backbone_name = "all-MiniLM-L6-v2" if "minilm" in args.backbone.lower() else args.backbone
     commands = {"grid": cmd_grid, "speed": cmd_speed, "speed-worker": speed_worker, "report": cmd_report}
+    commands["compare"] = cmd_compare
     commands["card"] = cmd_card
     commands[args.command](args)
 

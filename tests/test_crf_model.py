@@ -137,3 +137,33 @@ def test_the_cli_trains_a_crf_model_and_refuses_crf_on_a_saved_model(tiny_encode
     assert loaded.config.crf and loaded.config.crf_loss == "nll+ce" and loaded.crf is not None
     with pytest.raises(SystemExit, match="keeps the CRF it has"):
         main([*argv, "--model", str(out), "--crf", "nll"])
+
+
+def test_the_harness_compares_hard_viterbi_with_the_crf_on_shared_cells(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("fewshot_ner", root / "benchmarks" / "fewshot_ner.py")
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    results = tmp_path / "results"
+    for tag, viterbi in (("plain", 0.30), ("crf", 0.36)):
+        (results / "cells" / tag).mkdir(parents=True)
+        for seed in (0, 1, 2)[: 3 if tag == "plain" else 2]:  # seed 2 only in one run: left out
+            scores = {
+                "viterbi": {"overall_f1": viterbi + seed / 100},
+                "argmax": {"overall_f1": viterbi - 0.1},
+            }
+            cell = {"target": "wnut17", "k": 1, "seed": seed, "models": {"dual": scores}}
+            (results / "cells" / tag / f"wnut17_k1_seed{seed}.json").write_text(json.dumps(cell))
+    harness.main(
+        ["compare", "--tag", "plain", "--crf-tag", "crf", "--results", str(results), "--backbone", "x"]
+    )
+    lines = (results / "crf.md").read_text().splitlines()
+    assert "| wnut17 | 1 | 2 | 20.0 | 30.5 | 26.0 | 36.5 | +6.0 |" in lines
+    assert (
+        "- K=1, averaged over 1 targets: argmax 20.0, hard Viterbi 30.5, CRF 36.5 (CRF − Viterbi +6.0 F1)."
+        in lines
+    )
