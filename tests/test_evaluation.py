@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from transformers import EvalPrediction
+from transformers import BertConfig, EvalPrediction
 
+from label_semantics import evaluation
 from label_semantics.evaluation import (
     SEQEVAL_PATH,
     build_compute_metrics,
@@ -227,3 +229,102 @@ def test_build_compute_metrics_rejects_bad_shapes(predictions, labels, viterbi, 
 def test_build_compute_metrics_rejects_gapped_ids():
     with pytest.raises(ValueError, match=r"ids \[0, 2\]"):
         build_compute_metrics({0: "O", 2: "B-PER"})
+
+
+def test_load_seqeval_without_its_script_names_the_path_and_the_fix(monkeypatch, tmp_path):
+    missing = tmp_path / "metrics" / "seqeval.py"
+    monkeypatch.setattr(evaluation, "SEQEVAL_PATH", missing)
+    with pytest.raises(FileNotFoundError, match=re.escape(f"missing at {missing}; reinstall the package")):
+        load_seqeval()
+
+
+def test_input_errors_name_the_side_and_show_three_items():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "references must be a list of sentences, each a list of tags, got ['B-PER', 'O', 'B-LOC']...;"
+        ),
+    ):
+        compute_ner_metrics([["B-PER"]], ["B-PER", "O", "B-LOC", "I-LOC"])
+    with pytest.raises(
+        InvalidTagError, match=r"^in predictions: invalid tag 'B_PER' at position 0 of sentence 1"
+    ):
+        compute_ner_metrics([["O"], ["B_PER"]], [["O"], ["B-PER"]])
+
+
+def test_strict_mode_uses_the_scheme_passed():
+    # IOB1: 'I-PER I-PER' is one PER. Detected from these references alone the scheme would be IO, which
+    # strict mode refuses; seqeval's own guess (from the prefixes) supports no I-and-O-only scheme.
+    tags = [["I-PER", "I-PER", "O", "I-LOC"]]
+    metrics = compute_ner_metrics(tags, tags, mode="strict", scheme="IOB1")
+    assert (metrics["PER_number"], metrics["LOC_number"], metrics["overall_f1"]) == (1.0, 1.0, 1.0)
+
+
+def test_no_tags_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="label_semantics.evaluation"):
+        compute_ner_metrics([[]], [[]])
+    assert [record.getMessage() for record in caplog.records] == [
+        "compute_ner_metrics: no tags to evaluate; every metric is 0"
+    ]
+
+
+def test_an_entity_type_named_overall_is_refused():
+    with pytest.raises(
+        ValueError,
+        match=r'^an entity type named "overall" would clash with the overall_\* metrics; rename it$',
+    ):
+        compute_ner_metrics([["B-overall"]], [["B-overall"]])
+
+
+def test_gapped_ids_message_states_the_expected_range():
+    with pytest.raises(ValueError, match=re.escape("id2label must map 0..2 to tags, got the ids [0, 1, 3];")):
+        build_compute_metrics({0: "O", 1: "B-PER", 3: "I-PER"})
+
+
+def test_viterbi_on_ids_message_is_whole():
+    message = (
+        "viterbi=True needs the logits, but the predictions are already label ids; drop "
+        "preprocess_logits_for_metrics from the Trainer or use build_compute_metrics(id2label)"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build_compute_metrics(ID2LABEL, viterbi=True)(
+            (np.zeros((1, 2), dtype=int), np.zeros((1, 2), dtype=int))
+        )
+
+
+def test_a_tuple_of_predictions_scores_its_first_item():
+    labels = np.array([[1, 2, 0]])
+    right, wrong = one_hot_logits([[1, 2, 0]]), one_hot_logits([[0, 0, 3]])
+
+    def score(*predictions) -> float:
+        compute_metrics = build_compute_metrics(ID2LABEL)
+        return compute_metrics(EvalPrediction(predictions=predictions, label_ids=labels))["overall_f1"]
+
+    assert score(right, wrong) == 1.0
+    assert score(wrong, right) == 0.0
+
+
+def starts_with_i_per() -> tuple[np.ndarray, np.ndarray]:
+    """One word whose gold and best tag is 'I-PER': valid at a sentence start in IOB1, not in IOB2 (where
+    Viterbi must give 'B-PER', the next best, and the token accuracy drops to 0)."""
+    logits = np.full((1, 1, 5), -5.0, dtype=np.float32)
+    logits[0, 0, 2], logits[0, 0, 1] = 5.0, 0.0
+    return logits, np.array([[2]])
+
+
+def test_viterbi_uses_the_scheme_passed_or_the_configs():
+    logits, labels = starts_with_i_per()
+    iob1_config = BertConfig(id2label=ID2LABEL, tag_scheme="IOB1")
+    iob2_config = BertConfig(id2label=ID2LABEL, tag_scheme="IOB2")
+
+    def accuracy(id2label, **options) -> float:
+        return build_compute_metrics(id2label, viterbi=True, **options)((logits, labels))["overall_accuracy"]
+
+    assert accuracy(ID2LABEL) == 0.0  # the labels look like IOB2
+    assert accuracy(ID2LABEL, scheme="IOB1") == 1.0
+    assert accuracy(iob1_config) == 1.0  # the config's tag_scheme
+    assert accuracy(iob2_config) == 0.0
+    assert accuracy(BertConfig(id2label=ID2LABEL)) == 0.0  # a config without tag_scheme
+    assert accuracy(iob1_config, scheme="IOB2") == 0.0  # the argument wins over the config
+    assert accuracy(iob2_config, scheme="IOB1") == 1.0
+    assert build_compute_metrics(iob1_config)((logits, labels))["overall_accuracy"] == 1.0  # argmax

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import random
+import re
 
 import pytest
 
@@ -430,3 +432,114 @@ def test_verbalize_rejects_bad_input():
 
 def test_schemes_are_the_contract_names():
     assert SCHEMES == ("IO", "IOB1", "IOB2", "BIOES")
+
+
+# Exact messages and edge cases found by mutation testing (mutmut, see the README's Development section).
+
+_TAG_HELP = 'a valid tag is "O" or a prefix B, I, E, S, L or U, a hyphen and the type, e.g. "B-PER"'
+
+
+def raises_exactly(error, message):
+    return pytest.raises(error, match=f"^{re.escape(message)}$")
+
+
+def test_invalid_tag_messages_name_the_place_only_when_known():
+    with raises_exactly(InvalidTagError, f"invalid tag 'B_PER': {_TAG_HELP}"):
+        split_tag("B_PER")
+    with raises_exactly(InvalidTagError, f"invalid tag 'B_PER': {_TAG_HELP}"):
+        is_valid_transition("B_PER", "O", "IOB2")
+    with raises_exactly(InvalidTagError, f"invalid tag 'B_PER' at position 1: {_TAG_HELP}"):
+        tags_to_spans(["O", "B_PER"])
+
+
+@pytest.mark.parametrize(
+    ("previous", "tag", "scheme", "allowed", "source"),
+    [
+        (None, "E-PER", "IOB2", "B-, I-", "BIOES"),
+        ("S-PER", None, "IOB1", "B-, I-", "BIOES"),
+        ("B-PER", None, "IO", "I-", "IOB2"),
+        ("O", "L-PER", "IO", "I-", "BIOES"),
+    ],
+)
+def test_a_foreign_prefix_is_refused_by_is_valid_transition(previous, tag, scheme, allowed, source):
+    foreign = tag if previous in (None, "O") else previous
+    with raises_exactly(
+        InvalidTagError,
+        f"tag {foreign!r} does not exist in the {scheme} scheme, whose tags are O and {allowed}; "
+        f"pass the scheme the tags are written in, e.g. source={source!r}",
+    ):
+        is_valid_transition(previous, tag, scheme)
+
+
+def test_bioes_end_or_inside_cannot_open_an_entity():
+    for previous in (None, "O", "E-PER", "S-PER"):
+        assert not is_valid_transition(previous, "E-PER", "BIOES")
+        assert not is_valid_transition(previous, "L-PER", "BILOU")
+        assert not is_valid_transition(previous, "I-PER", "BIOES")
+
+
+def test_sequence_error_messages():
+    with raises_exactly(
+        SchemeError,
+        "invalid IOB2 sequence at position 0: 'I-PER' cannot follow the start of the sentence; "
+        'if entities may start with I-, the tags are IOB1: pass source="IOB1"',
+    ):
+        convert_scheme(["I-PER", "O"], "BIOES", source="IOB2")
+    with raises_exactly(
+        SchemeError,
+        "invalid BIOES sequence at position 2: the sentence ends with 'B-PER', which leaves an entity open; "
+        "in BIOES an entity is B-X I-X ... E-X, or S-X for one token",
+    ):
+        convert_scheme(["O", "O", "B-PER"], "IOB2", source="BIOES")
+
+
+def test_normalize_scheme_refuses_a_non_string():
+    with raises_exactly(
+        SchemeError,
+        "unknown tag scheme None; use one of IO, IOB1, IOB2, BIOES or BILOU, "
+        'e.g. convert_scheme(tags, target="IOB2")',
+    ):
+        normalize_scheme(None)
+
+
+def test_detect_scheme_messages():
+    with pytest.raises(SchemeError, match=re.escape("flat list of strings ['O', 'B-PER', 'I-PER', 'O']...;")):
+        detect_scheme(["O", "B-PER", "I-PER", "O", "B-LOC"])
+    # BILOU letters only: the evidence named is the first BILOU tag
+    with pytest.raises(
+        SchemeError, match=re.escape("look like BIOES because of 'U-PER' (sentence 1, position 1),")
+    ):
+        detect_scheme([["O"], ["B-PER", "U-PER", "I-PER"]])
+
+
+def test_detect_scheme_logs_only_when_no_entity(caplog):
+    with caplog.at_level(logging.DEBUG, logger="label_semantics.verbalizer"):
+        assert detect_scheme([["O"], ["O", "O"]]) == "IOB2"
+        assert detect_scheme([["B-PER", "O"]]) == "IOB2"
+        assert detect_scheme([["I-PER", "O"]]) == "IO"
+    messages = [
+        record.getMessage() for record in caplog.records if record.name == "label_semantics.verbalizer"
+    ]
+    assert messages == ["detect_scheme: no entity in 2 sentences, reporting IOB2"]
+
+
+def test_spans_to_tags_refuses_empty_spans_and_names_the_overlapping_one():
+    with pytest.raises(ValueError, match=re.escape("span ('PER', 1, 1) is empty")):
+        spans_to_tags([("PER", 1, 1)], 3)
+    # the span reported is the one that starts inside the previous one
+    with pytest.raises(ValueError, match=re.escape("span ('B', 1, 2) is empty, outside")):
+        spans_to_tags([("A", 0, 5), ("B", 1, 2)], 6)
+
+
+def test_entity_types_and_descriptions_messages():
+    with raises_exactly(InvalidTagError, "entity_types takes a list of labels, got the string 'B-PER'"):
+        entity_types("B-PER")
+    with pytest.raises(
+        ValueError, match=re.escape("descriptions must be a mapping from type or tag to text, got list;")
+    ):
+        describe_type("PER", descriptions=["person"])
+
+
+def test_describe_type_of_a_name_without_words_is_the_name_lower_cased():
+    assert describe_type("--") == "--"
+    assert describe_type(" ⓐ ") == "ⓐ"  # a lower-case symbol: not a letter, but it has an upper case
