@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,12 +50,13 @@ def run(backbone: str, payload: dict, key: str, seed: int) -> dict:
     support = payload["support"][key]
     torch.manual_seed(seed)
     model = SetFitModel.from_pretrained(backbone)
-    args = TrainingArguments(seed=seed)  # the documented defaults otherwise
     train = Dataset.from_dict({"text": support["texts"], "label": support["labels"]})
-    trainer = Trainer(model=model, args=args, train_dataset=train)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as output_dir:  # SetFit's default output_dir is ./checkpoints
+        args = TrainingArguments(seed=seed, output_dir=output_dir)  # the documented defaults otherwise
+        trainer = Trainer(model=model, args=args, train_dataset=train)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
     record = {"train": {"seconds": seconds, "examples": len(support["texts"])}}
     val = [int(y) for y in model.predict(payload["val"]["texts"])]
     start = time.perf_counter()
