@@ -89,6 +89,9 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
     config_class = LabelTokenConfig
     base_model_prefix = "encoder"
     _supports_sdpa = True
+    # the loss is a mean over the batch: Trainer must average it over processes and accumulation steps itself
+    # (with **kwargs in forward it would otherwise take the loss as a sum and scale it by the number of processes)
+    accepts_loss_kwargs = False
 
     def __init__(self, config: LabelTokenConfig, encoder: PreTrainedModel | None = None):
         super().__init__(config)

@@ -717,3 +717,10 @@ def test_a_two_label_toy_task_is_separated_without_collapse(tiny_encoder_dir, de
     assert torch.equal(predicted, targets)  # both classes given, every text right
     held_out = [p["label"] for p in model.predict(["happy good joy", "sad terrible"])]
     assert held_out == ["joy", "sadness"]
+
+
+def test_trainer_averages_the_loss_itself(trained):
+    # forward takes **kwargs, so without `accepts_loss_kwargs = False` the Trainer would treat the (mean) loss as a
+    # sum over items: not divided over gradient-accumulation steps, multiplied by the number of processes
+    _, trainer, _ = trained
+    assert trainer.model_accepts_loss_kwargs is False
