@@ -19,6 +19,14 @@ PATHS = {"dense": 10**12, "collapsed": 0}  # _DENSE_MAX_CELLS that forces each s
 CLASS = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4, "L": 3, "U": 4}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_structure_cache():
+    """Every test builds its `TagStructure`s anew: one cached by an earlier test would hide a change to how a
+    structure is built (mutation testing forks every run from a process whose cache is already full)."""
+    decoding._cached_structure.cache_clear()
+    yield
+
+
 @pytest.fixture(params=list(PATHS))
 def path(request, monkeypatch):
     monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", PATHS[request.param])

@@ -28,6 +28,14 @@ from label_semantics.verbalizer import (
 TYPES = ["PER", "LOC"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_structure_cache():
+    """Every test builds its `TagStructure`s anew: one cached by an earlier test would hide a change to how a
+    structure is built (mutation testing forks every run from a process whose cache is already full)."""
+    decoding._cached_structure.cache_clear()
+    yield
+
+
 def valid(tags: list[str], scheme: str) -> bool:
     """An oracle written from the scheme definitions, independent of the module's automaton."""
     padded = ["O", *tags, "O"]
@@ -431,3 +439,73 @@ def test_no_valid_sequence_names_the_sentence_of_the_batch():
     many = labels_from_types([f"T{i}" for i in range(20)], "BIOES")[1:]
     with pytest.raises(ValueError, match=r"\.\.\.\] \(80 labels\)"):
         viterbi_decode(torch.zeros(1, 80), [label for label in many if label[0] in "BI"] * 2, "BIOES")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Mutation testing (README, "Mutation score"): the helpers' exact results and messages.
+
+
+def test_short_label_lists():
+    assert decoding._short(["O"] * 12) == repr(["O"] * 12)
+    labels = [f"L{i}" for i in range(13)]
+    assert decoding._short(labels) == "[" + ", ".join(map(repr, labels[:12])) + ", ...] (13 labels)"
+    assert decoding._short(labels[:3], limit=2) == "['L0', 'L1', ...] (3 labels)"
+
+
+def test_check_scores_messages():
+    hint = (
+        "; decode a batch with viterbi_decode_batch(scores, TagStructure.from_labels(labels), mask), or one "
+        "sentence at a time, e.g. viterbi_decode(logits[0].log_softmax(-1), labels)"
+    )
+    with pytest.raises(ValueError) as info:
+        argmax_decode([[0.0, 1.0]])
+    assert str(info.value) == "scores must be a [T, L] tensor for one sentence, got list" + hint
+    with pytest.raises(ValueError) as info:
+        viterbi_decode(torch.zeros(1, 2, 3), ["O", "B-PER", "I-PER"])
+    assert str(info.value) == "scores must be a [T, L] tensor for one sentence, got (1, 2, 3)" + hint
+    with pytest.raises(ValueError) as info:
+        viterbi_decode(torch.zeros(2, 2), ["O", "B-PER", "I-PER"])
+    assert str(info.value) == (
+        "scores have 2 columns but 3 labels were given; pass the labels in model order, e.g. "
+        "[model.config.id2label[i] for i in range(model.config.num_labels)]"
+    )
+
+
+def test_argmax_decode_reads_the_label_axis():
+    scores = torch.tensor([[0.0, 5.0, 1.0], [3.0, 0.0, 1.0]])
+    assert argmax_decode(scores) == [1, 0]
+
+
+def test_viterbi_decode_nan_and_empty():
+    labels = ["O", "B-PER", "I-PER"]
+    assert viterbi_decode(torch.zeros(0, 3), labels) == []
+    with pytest.raises(ValueError) as info:
+        viterbi_decode(torch.tensor([[0.0, float("nan"), 0.0]]), labels)
+    assert str(info.value) == "scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)"
+    # a zero-column score matrix with tokens is not "empty": it has no labels to decode
+    with pytest.raises(ValueError):
+        viterbi_decode(torch.zeros(2, 0), [])
+
+
+def test_pad_sentences_exact():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    b = torch.tensor([[5.0, 6.0]], dtype=torch.float64)
+    padded, mask = pad_sentences([None, a, b])
+    assert padded.dtype == torch.float64 and padded.shape == (3, 2, 2)
+    assert torch.equal(padded[0], torch.zeros(2, 2, dtype=torch.float64))
+    assert torch.equal(padded[1], a) and torch.equal(
+        padded[2], torch.tensor([[5.0, 6.0], [0.0, 0.0]], dtype=torch.float64)
+    )
+    assert mask.tolist() == [[False, False], [True, True], [True, False]]
+    # the first real sentence sets the width, even after a None
+    padded, mask = pad_sentences([b.float(), a.float()])
+    assert padded.dtype == torch.float32 and padded.shape == (2, 2, 2)
+    assert mask.tolist() == [[True, False], [True, True]]
+    empty, mask = pad_sentences([None, None], num_labels=4)
+    assert empty.shape == (2, 0, 4) and empty.dtype == torch.float32 and empty.device.type == "cpu"
+    assert mask.shape == (2, 0) and mask.dtype == torch.bool
+    assert pad_sentences([None])[0].shape == (1, 0, 0)
+    assert pad_sentences([None], num_labels=None)[0].shape == (1, 0, 0)
+    with pytest.raises(ValueError) as info:
+        pad_sentences([torch.zeros(1, 3), torch.zeros(2, 2), torch.zeros(1, 4)])
+    assert str(info.value) == "every sentence needs 3 label columns, got [2, 3, 4]"
