@@ -104,6 +104,7 @@ class LabelSemanticsConfig(PreTrainedConfig):
             text = self.text_config
             self.label_config = text.to_dict() if isinstance(text, PreTrainedConfig) else dict(text or {})
         super().__post_init__(**kwargs)
+        self._check()  # before the labels are read: a gap in the ids is a clear error, not a KeyError
         placeholder = [f"LABEL_{i}" for i in range(len(self.id2label or {}))]
         if self.label_descriptions is None and self.id2label and self.labels != placeholder:
             from .verbalizer import verbalize

@@ -154,8 +154,13 @@ def test_label_semantics_messages():
             **{name: "iob2"},
         )
         assert getattr(build(**{name: "BIOES"}), name) == "BIOES"
-    # With a gap, the `labels` property raises KeyError before `_check` runs (reported to the lead); `_check`
-    # itself gives the message.
+    # a gap in the ids is the clear error, from the constructor too (it was a bare KeyError: 1 there)
+    raises_exactly(
+        ValueError,
+        "id2label must map the ids 0..1 without gaps, got ids [0, 2].",
+        build,
+        id2label={0: "O", 2: "B-PER"},
+    )
     gap = build(id2label={0: "O", 1: "B-PER"})
     gap.id2label = {0: "O", 2: "B-PER"}
     raises_exactly(ValueError, "id2label must map the ids 0..1 without gaps, got ids [0, 2].", gap._check)
