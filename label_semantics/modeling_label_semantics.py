@@ -338,21 +338,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         self._label_cache = None
 
     def _label_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = self.config.label_input_ids
-        if not ids:
-            raise ValueError(
-                "The model has no encoded labels. Call model.set_labels(['O', 'B-PER', ...]) or build it with "
-                "LabelSemanticsForTokenClassification.from_encoder(path, labels=[...])."
-            )
-        device = self.text_encoder.device
-        width = max(len(row) for row in ids)
-        pad = self.config.get_text_config().pad_token_id or 0
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long, device=device)
-        attention_mask = torch.zeros((len(ids), width), dtype=torch.long, device=device)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = torch.tensor(row, device=device)
-            attention_mask[i, : len(row)] = 1
-        return input_ids, attention_mask
+        return label_input_tensors(self.config, self.text_encoder.device)
 
     def encode_labels(
         self, label_input_ids: torch.Tensor | None = None, label_attention_mask: torch.Tensor | None = None
@@ -502,6 +488,25 @@ def _onnx_backend_module():
             "backend='onnx')."
         )
     return importlib.import_module(f"{__package__}.onnx_backend")
+
+
+def label_input_tensors(config, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The label tower's padded inputs `(input_ids, attention_mask)`, `(num_labels, length)`, from the token ids of
+    the label descriptions stored in the config (`label_input_ids`)."""
+    ids = config.label_input_ids
+    if not ids:
+        raise ValueError(
+            "The model has no encoded labels. Call model.set_labels(['O', 'B-PER', ...]) or build it with "
+            "LabelSemanticsForTokenClassification.from_encoder(path, labels=[...])."
+        )
+    width = max(len(row) for row in ids)
+    pad = config.get_text_config().pad_token_id or 0
+    input_ids = torch.full((len(ids), width), pad, dtype=torch.long, device=device)
+    attention_mask = torch.zeros((len(ids), width), dtype=torch.long, device=device)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row, device=device)
+        attention_mask[i, : len(row)] = 1
+    return input_ids, attention_mask
 
 
 def _encode_description(tokenizer, label: str, text: str) -> list[int]:

@@ -45,6 +45,7 @@ from .configuration_label_semantics import LabelSemanticsConfig
 from .modeling_label_semantics import (
     LABEL_TOKENIZER_DIR,
     LabelSemanticsForTokenClassification,
+    label_input_tensors,
     pool_label_states,
 )
 
@@ -475,17 +476,7 @@ class ORTLabelSemanticsForTokenClassification:
     set_labels = LabelSemanticsForTokenClassification.set_labels
 
     def _label_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = self.config.label_input_ids
-        if not ids:
-            raise ValueError("The model has no encoded labels. Call model.set_labels(['O', 'B-PER', ...]).")
-        width = max(len(row) for row in ids)
-        pad = self.config.get_text_config().pad_token_id or 0
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-        attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = torch.tensor(row)
-            attention_mask[i, : len(row)] = 1
-        return input_ids, attention_mask
+        return label_input_tensors(self.config)
 
     def encode_labels(
         self, label_input_ids: torch.Tensor | None = None, label_attention_mask: torch.Tensor | None = None
