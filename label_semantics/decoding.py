@@ -32,6 +32,11 @@ _VERY_NEGATIVE = -1e30  # -inf scores are clamped here so that only forbidden tr
 # A dense [B, L, L] step takes two tensor calls, the O(L) collapsed one about fifteen: below this many
 # B * L * L cells the dense one is faster (measured: L up to ~250 alone, ~45 in batches of 32).
 _DENSE_MAX_CELLS = 65536
+# Without learned transitions, sentences whose per-token argmax the scheme allows skip the programme
+# (`_valid_argmax`); the tests switch this off to check the programme alone.
+_ARGMAX_SHORTCUT = True
+_DECODE_CELLS = 2**22  # sentences x tokens x labels that `viterbi_decode_sentences` pads at once (16 MB)
+_DECODE_BATCH = 64  # and at most this many sentences
 
 PREFIX_CLASSES = ("O", "B", "I", "E", "S")
 """The abstract tags transitions are defined on; ``L-``/``U-`` are read as ``E-``/``S-``."""
@@ -50,6 +55,7 @@ __all__ = [
     "tags_to_spans",
     "viterbi_decode",
     "viterbi_decode_batch",
+    "viterbi_decode_sentences",
 ]
 
 
@@ -424,13 +430,69 @@ def _collapsed_step(alpha: Tensor, structure: TagStructure, candidate_scores: Te
     return (moves + candidate_scores).amax(dim=1)
 
 
-def _best_predecessor(alpha: Tensor, current: Tensor, structure: TagStructure, transitions: Tensor) -> Tensor:
+def _hard_tables(structure: TagStructure) -> tuple[Tensor, Tensor, Tensor] | None:
+    """What `_hard_step` reads, or `None` when the scheme needs the general step.
+
+    Under hard constraints alone every allowed move scores 0. A label of class ``q`` and type ``k`` may then
+    follow the best tag of a previous class ``c`` whenever both "same type" and "other type" are allowed
+    (or ``c`` is ``O``, which has no type), and only the best of type ``k`` when just "same type" is; "other
+    type only" from a typed class (which needs the second-best type) occurs in no scheme, and returns `None`.
+
+    Returns:
+        ``[5 + 1, 5]`` 0/``-inf``: which previous classes' best values reach each next class (row 5: ``O``,
+        the label without type); ``[L]``: each label's row; ``[M, L]``: each label's "same type only" slots,
+        flat indices into the ``[5 * (K + 1)]`` slot values, ``5 * (K + 1)`` (a ``-inf`` cell) for padding.
+    """
+    allowed = structure.allowed
+    other, same = allowed[..., 0], allowed[..., 1]
+    typed = torch.arange(NUM_PREFIX_CLASSES, device=allowed.device) != 0
+    if bool((other & ~same & typed[:, None])[:, typed].any()):
+        return None
+    reach = torch.cat(
+        [(other & (same | ~typed[:, None])).T, other[:, :1].T]
+    )  # [next class (+ none), previous]
+    slots = structure.num_types + 1
+    none = structure.type_ids == structure.num_types
+    rows = torch.where(none, NUM_PREFIX_CLASSES, structure.prefix_ids)
+    only_same = (same & ~other & typed[:, None])[:, structure.prefix_ids] & ~none  # [previous class, L]
+    count = int(only_same.sum(dim=0).max()) if only_same.numel() else 0
+    cells = torch.full((count, structure.num_labels), NUM_PREFIX_CLASSES * slots, dtype=torch.long)
+    for n, c in enumerate(only_same.nonzero()[:, 0].unique().tolist()):
+        del n
+        where = only_same[c]
+        rank = only_same[:c].sum(dim=0)  # this class's place among the label's "same type only" classes
+        cells[rank[where], where.nonzero()[:, 0]] = c * slots + structure.type_ids[where]
+    bias = torch.zeros(reach.shape).masked_fill(~reach, float("-inf"))
+    return bias, rows, cells
+
+
+def _hard_step(alpha: Tensor, structure: TagStructure, tables: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    """`_collapsed_step` under hard constraints alone, in a few ``[B, L]`` operations (see `_hard_tables`)."""
+    bias, rows, cells = tables
+    values = _slot_values(alpha, structure)  # [B, 5, K + 1]
+    best = (values.amax(dim=-1).unsqueeze(1) + bias).amax(dim=-1).index_select(1, rows)  # [B, L]
+    if len(cells):
+        flat = torch.cat([values.flatten(1), values.new_full((alpha.shape[0], 1), float("-inf"))], dim=1)
+        best = torch.maximum(best, flat.index_select(1, cells.flatten()).view(-1, *cells.shape).amax(dim=1))
+    return best
+
+
+def _predecessor_columns(structure: TagStructure, transitions: Tensor) -> tuple[Tensor, Tensor]:
+    """``[5, L]`` twice: the score of moving from each label to a next class, for another / the same type."""
+    prefix = structure.prefix_ids
+    return transitions[prefix, :, 0].T.contiguous(), transitions[prefix, :, 1].T.contiguous()
+
+
+def _best_predecessor(
+    alpha: Tensor, current: Tensor, structure: TagStructure, columns: tuple[Tensor, Tensor]
+) -> Tensor:
     """``[B]``: the best label before ``current`` (``[B]``), the smallest id among ties, in ``O(B * L)``."""
     none = structure.num_types
-    prefix, types = structure.prefix_ids, structure.type_ids
-    current_type = types[current].unsqueeze(1)
+    types = structure.type_ids
+    current_type = types.index_select(0, current).unsqueeze(1)
     same = (types.unsqueeze(0) == current_type) & (current_type != none)  # [B, L]
-    column = transitions[prefix.unsqueeze(0), prefix[current].unsqueeze(1), same.long()]
+    next_class = structure.prefix_ids.index_select(0, current)
+    column = torch.where(same, columns[1].index_select(0, next_class), columns[0].index_select(0, next_class))
     return (alpha + column).argmax(dim=1)
 
 
@@ -478,7 +540,9 @@ def viterbi_decode_batch(
 
     A sequence scores the sum of its tokens' scores plus, when given, the learned collapsed transition
     scores (`crf.CollapsedCRF`); transitions the scheme forbids are ``-inf`` whatever is learned. With
-    no learned scores this is the hard-constraint Viterbi of `viterbi_decode`.
+    no learned scores this is the hard-constraint Viterbi of `viterbi_decode`, and a sentence whose tokens'
+    own best labels (each strictly best) already form an allowed sequence gets that sequence without the
+    dynamic programme, since no sequence can score more.
 
     Args:
         scores (`Tensor` of shape `[B, T, L]`):
@@ -510,19 +574,169 @@ def viterbi_decode_batch(
     ```
     """
     mask = _check_batch(scores, structure, mask)
+    given = {
+        "transitions": transitions,
+        "start_transitions": start_transitions,
+        "end_transitions": end_transitions,
+    }
+    return _decode_padded(scores, structure, mask, given, _ARGMAX_SHORTCUT, None)
+
+
+def _decode_padded(
+    scores: Tensor,
+    structure: TagStructure,
+    mask: Tensor,
+    given: dict,
+    shortcut: bool,
+    names: Sequence[int] | None,
+) -> list[list[int]]:
+    """`viterbi_decode_batch` after the shape checks; ``names`` are the sentences' numbers for the error."""
     if torch.isnan(scores).any():
         raise ValueError("scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)")
     batch, length, size = scores.shape
     if length == 0 or batch == 0:
         return [[] for _ in range(batch)]
     structure = structure.to(scores.device)
-    trans, start, end = expand_transitions(structure, transitions, start_transitions, end_transitions)
+    learned = any(x is not None for x in given.values())
+    trans, start, end = expand_transitions(structure, **given)
     # A -inf score only rules out its label; -inf is kept for forbidden transitions.
     scores = scores.float().clamp(min=_VERY_NEGATIVE)
+    lengths = mask.sum(dim=1)
+    if learned or not shortcut:
+        ids, rows = torch.zeros(batch, length, dtype=torch.long, device=scores.device), torch.arange(batch)
+    else:
+        solved, ids = _valid_argmax(scores, mask, structure)
+        rows = (~solved).nonzero().squeeze(1).cpu()
+    longest = int(lengths[rows].max()) if len(rows) else 0
+    if longest:
+        where = None if names is None and batch == 1 else [int(i) for i in rows] if names is None else names
+        ids[rows, :longest] = _viterbi_rows(
+            scores[rows, :longest], mask[rows, :longest], structure, trans, start, end, where, learned
+        )
+    return [row[:n] for row, n in zip(ids.tolist(), lengths.tolist(), strict=True)]
+
+
+def viterbi_decode_sentences(
+    scores: Sequence[Tensor | None],
+    structure: TagStructure,
+    *,
+    transitions: Tensor | None = None,
+    start_transitions: Tensor | None = None,
+    end_transitions: Tensor | None = None,
+) -> list[list[int]]:
+    """`viterbi_decode_batch` over sentences of different lengths, in bounded, length-sorted batches.
+
+    Sentences are padded in blocks of similar length, at most 64 sentences and ``2**22`` scores (16 MB of
+    float32) a block. Without learned transitions, the sentences whose tokens' best labels already form an
+    allowed sequence are settled first, and only the others go through the dynamic programme, together.
+
+    Args:
+        scores (`Sequence[Tensor | None]`):
+            One ``[T_i, L]`` tensor per sentence, as for `viterbi_decode`; `None` for an empty sentence.
+        structure, transitions, start_transitions, end_transitions:
+            As for `viterbi_decode_batch`.
+
+    Returns:
+        `list[list[int]]`: per sentence, in input order, as many label ids as it has tokens.
+
+    Raises:
+        `ValueError`: as `viterbi_decode_batch`; a sentence without a valid sequence is named by its position
+        in ``scores``.
+    """
+    given = {
+        "transitions": transitions,
+        "start_transitions": start_transitions,
+        "end_transitions": end_transitions,
+    }
+    out: list[list[int]] = [[] for _ in scores]
+    order = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: scores[i].shape[0])
+    shortcut = _ARGMAX_SHORTCUT and all(x is None for x in given.values())
+    for settle in (True, False) if shortcut else (False,):
+        remaining = []
+        for block in _length_blocks(scores, order, structure.num_labels):
+            padded, mask = pad_sentences([scores[i] for i in block], structure.num_labels)
+            mask = _check_batch(padded, structure, mask)
+            if not settle:
+                for i, ids in zip(
+                    block, _decode_padded(padded, structure, mask, given, False, block), strict=True
+                ):
+                    out[i] = ids
+                continue
+            if torch.isnan(padded).any():
+                raise ValueError(
+                    "scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)"
+                )
+            solved, ids = _valid_argmax(
+                padded.float().clamp(min=_VERY_NEGATIVE), mask, structure.to(padded.device)
+            )
+            for i, ok, row, n in zip(
+                block, solved.tolist(), ids.tolist(), mask.sum(dim=1).tolist(), strict=True
+            ):
+                if ok:
+                    out[i] = row[:n]
+                else:
+                    remaining.append(i)
+        order = remaining
+    return out
+
+
+def _length_blocks(scores: Sequence[Tensor | None], order: list[int], num_labels: int):
+    """Consecutive slices of ``order`` (sentence ids by length) of at most 64 sentences and `_DECODE_CELLS`."""
+    start = 0
+    while start < len(order):
+        longest = scores[order[min(start + _DECODE_BATCH, len(order)) - 1]].shape[0]
+        size = max(1, min(_DECODE_BATCH, _DECODE_CELLS // max(1, longest * num_labels)))
+        yield order[start : start + size]
+        start += size
+
+
+def _valid_argmax(scores: Tensor, mask: Tensor, structure: TagStructure) -> tuple[Tensor, Tensor]:
+    """``[B]`` bool, ``[B, T]``: which sentences Viterbi can skip, and each token's best label.
+
+    Without learned transitions a sequence scores the sum of its tokens' scores, so no sequence beats the
+    tokens' own best labels; when that sequence is allowed by the scheme and every token's best label is
+    strictly best (no tie that Viterbi might break otherwise), it is the unique Viterbi path. A trained model's
+    argmax is allowed for most sentences, which leaves the ``O(T * L)`` programme to the few that are not.
+    """
+    if scores.shape[2] > 1:
+        top = scores.topk(2, dim=2)
+        ids, strict = top.indices[..., 0], top.values[..., 0] > top.values[..., 1]
+    else:
+        ids, strict = torch.zeros(scores.shape[:2], dtype=torch.long, device=scores.device), mask
+    prefix, types = structure.prefix_ids[ids], structure.type_ids[ids]
+    same = (types[:, 1:] == types[:, :-1]) & (types[:, 1:] != structure.num_types)
+    steps = structure.allowed[prefix[:, :-1], prefix[:, 1:], same.long()] | ~mask[:, 1:]
+    last = (mask.sum(dim=1) - 1).clamp(min=0).unsqueeze(1)
+    empty = ~mask[:, 0]
+    solved = (strict | ~mask).all(dim=1) & steps.all(dim=1)
+    solved &= (
+        structure.start_allowed[prefix[:, 0]] & structure.end_allowed[prefix.gather(1, last)[:, 0]]
+    ) | empty
+    return solved, ids
+
+
+def _viterbi_rows(
+    scores: Tensor,
+    mask: Tensor,
+    structure: TagStructure,
+    trans: Tensor,
+    start: Tensor,
+    end: Tensor,
+    names: Sequence[int] | None,
+    learned: bool,
+) -> Tensor:
+    """The dynamic programme over clamped ``[R, T, L]`` scores: ``[R, T]`` label ids (padding arbitrary).
+
+    ``names`` number the ``R`` sentences in the error message (none for a lone sentence).
+    """
+    count, length, size = scores.shape
     alpha = scores[:, 0] + start[structure.prefix_ids]
-    dense = structure.dense_scores(trans) if batch * size * size <= _DENSE_MAX_CELLS else None
+    dense = structure.dense_scores(trans) if count * size * size <= _DENSE_MAX_CELLS else None
     candidate_scores = structure.candidate_scores(trans) if dense is None else None
-    identity = torch.arange(size, device=scores.device).expand(batch, size)
+    hard = None if dense is not None or learned else _hard_tables(structure)
+    if hard is not None:
+        hard = tuple(x.to(scores.device) for x in hard)
+    identity = torch.arange(size, device=scores.device).expand(count, size)
     history = []  # dense: the backpointers; collapsed: the scores, to find the backpointers again
     for t in range(1, length):
         on = mask[:, t, None]
@@ -531,7 +745,11 @@ def viterbi_decode_batch(
             history.append(torch.where(on, pointer, identity))
         else:
             history.append(alpha)
-            best = _collapsed_step(alpha, structure, candidate_scores)
+            best = (
+                _collapsed_step(alpha, structure, candidate_scores)
+                if hard is None
+                else _hard_step(alpha, structure, hard)
+            )
         alpha = torch.where(on, best + scores[:, t], alpha)
     alpha = alpha + end[structure.prefix_ids]
     lengths = mask.sum(dim=1)
@@ -539,25 +757,24 @@ def viterbi_decode_batch(
     bad = (lengths > 0) & ~torch.isfinite(final)
     if bad.any():
         b = int(bad.nonzero()[0])
-        given = (transitions, start_transitions, end_transitions)
-        learned = " under the learned transitions" if any(x is not None for x in given) else ""
-        where = "" if batch == 1 else f" (sentence {b} of the batch)"
+        learned_text = " under the learned transitions" if learned else ""
+        where = "" if names is None else f" (sentence {names[b]} of the batch)"
         raise ValueError(
-            f"no valid {structure.scheme} sequence of length {int(lengths[b])} exists{learned} for the labels "
-            f"{_short(structure.labels)}{where}; build a complete label set, e.g. labels_from_types(types, "
-            f"scheme)"
+            f"no valid {structure.scheme} sequence of length {int(lengths[b])} exists{learned_text} for the "
+            f"labels {_short(structure.labels)}{where}; build a complete label set, e.g. labels_from_types("
+            f"types, scheme)"
         )
     current = alpha.argmax(dim=1)
     path = [current]
+    columns = _predecessor_columns(structure, trans) if dense is None else None
     for t in range(length - 1, 0, -1):
         if dense is not None:
             current = history[t - 1].gather(1, current.unsqueeze(1)).squeeze(1)
         else:  # the best predecessor of the chosen label, found again in O(B * L)
-            previous = _best_predecessor(history[t - 1], current, structure, trans)
+            previous = _best_predecessor(history[t - 1], current, structure, columns)
             current = torch.where(mask[:, t], previous, current)
         path.append(current)
-    rows = torch.stack(path[::-1], dim=1).tolist()
-    return [row[:n] for row, n in zip(rows, lengths.tolist(), strict=True)]
+    return torch.stack(path[::-1], dim=1)
 
 
 def pad_sentences(scores: Sequence[Tensor | None], num_labels: int | None = None) -> tuple[Tensor, Tensor]:

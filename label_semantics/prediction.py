@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .decoding import TagStructure, pad_sentences, tags_to_spans, viterbi_decode_batch
+from .decoding import TagStructure, tags_to_spans, viterbi_decode_sentences
 from .precision import resolve_dtype, scoring_function
 from .verbalizer import spans_to_tags
 
@@ -241,9 +241,6 @@ def _word_scores(
     return out
 
 
-_DECODE_CELLS = 2**22  # sentences x words x labels decoded in one batch (16 MB of float32 scores)
-
-
 def _decode(model, scores: list[torch.Tensor | None], viterbi: bool) -> list[list[int]]:
     """Label ids of every sentence in the model's own scheme: argmax, or batched Viterbi over the transitions the
     scheme allows plus, for a model with a CRF (`config.crf`), its learned collapsed transitions."""
@@ -259,18 +256,7 @@ def _decode(model, scores: list[torch.Tensor | None], viterbi: bool) -> list[lis
             "start_transitions": crf.start_transitions.detach().float().cpu(),
             "end_transitions": crf.end_transitions.detach().float().cpu(),
         }
-    out: list[list[int]] = [[] for _ in scores]
-    order = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: scores[i].shape[0])
-    start = 0
-    while start < len(order):  # sentences of similar length together, a bounded block at a time
-        longest = scores[order[min(start + 63, len(order) - 1)]].shape[0]
-        size = max(1, min(64, _DECODE_CELLS // max(1, longest * len(labels))))
-        block = order[start : start + size]
-        padded, mask = pad_sentences([scores[i] for i in block], len(labels))
-        for i, ids in zip(block, viterbi_decode_batch(padded, structure, mask, **learned)):
-            out[i] = ids
-        start += size
-    return out
+    return viterbi_decode_sentences(scores, structure, **learned)
 
 
 def to_data_scheme(model, tags: list[str]) -> list[str]:

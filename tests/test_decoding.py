@@ -239,7 +239,15 @@ def test_tags_to_spans_is_the_verbalizer_function():
 
 CLASS = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4, "L": 3, "U": 4}
 SCHEMES = ["IO", "IOB1", "IOB2", "BIOES", "BILOU"]
-PATHS = {"dense": 10**12, "collapsed": 0}  # decoding._DENSE_MAX_CELLS that forces each step
+# How each way of decoding is forced: decoding._DENSE_MAX_CELLS and decoding._ARGMAX_SHORTCUT. "dense" and
+# "collapsed" run the dynamic programme on every sentence; "shortcut" skips it where the argmax is allowed.
+PATHS = {"dense": (10**12, False), "collapsed": (0, False), "shortcut": (0, True)}
+
+
+def use_path(monkeypatch, path: str) -> None:
+    cells, shortcut = PATHS[path]
+    monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", cells)
+    monkeypatch.setattr(decoding, "_ARGMAX_SHORTCUT", shortcut)
 
 
 def path_score(path, labels, scores, transitions=None, start=None, end=None) -> float:
@@ -301,7 +309,7 @@ def test_structure_masks_equal_is_valid_transition(scheme):
 @pytest.mark.parametrize("learned", ["none", "random", "with -inf"])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_decoder_equals_brute_force(scheme, learned, path, monkeypatch):
-    monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", PATHS[path])
+    use_path(monkeypatch, path)
     generator = torch.Generator().manual_seed(4)
     full = labels_from_types(["PER", "LOC"], scheme)
     checked = errors = 0
@@ -342,11 +350,11 @@ def test_collapsed_and_dense_steps_break_ties_alike(scheme, monkeypatch):
     transitions = torch.randint(-1, 1, (5, 5, 2), generator=generator).float()
     structure = TagStructure.from_labels(labels, scheme)
     results = []
-    for cells in PATHS.values():
-        monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", cells)
+    for path in PATHS:
+        use_path(monkeypatch, path)
         results.append(viterbi_decode_batch(scores, structure, transitions=transitions))
         results.append(viterbi_decode_batch(scores, structure))
-    assert results[0] == results[2] and results[1] == results[3]
+    assert results[0] == results[2] == results[4] and results[1] == results[3] == results[5]
     for sentence in range(4):  # and the hard-constraint result is what the one-sentence API gives
         assert results[1][sentence] == viterbi_decode(scores[sentence], labels, scheme)
 
@@ -354,7 +362,7 @@ def test_collapsed_and_dense_steps_break_ties_alike(scheme, monkeypatch):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("scheme", ["IOB2", "BIOES"])
 def test_batched_equals_per_sentence(scheme, path, monkeypatch):
-    monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", PATHS[path])
+    use_path(monkeypatch, path)
     generator = torch.Generator().manual_seed(6)
     labels = labels_from_types([f"T{i}" for i in range(6)], scheme)
     structure = TagStructure.from_labels(labels, scheme)
@@ -386,6 +394,91 @@ def test_structure_is_cached_and_built_in_linear_time(monkeypatch):
     assert len(calls) <= len(fresh) + 100  # one check per label plus the abstract rules, not L * L
     structure = TagStructure.from_labels(fresh)
     assert structure.to("cpu") is structure
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_argmax_shortcut_equals_the_programme_and_skips_only_allowed_sentences(scheme, monkeypatch):
+    """Sharp scores, as a trained model gives: most argmax sequences are allowed and skip the programme, the
+    rest (a stray inside tag, a tie, an unclosed BIOES entity) go through it; the result is the programme's."""
+    generator = torch.Generator().manual_seed(7)
+    labels = labels_from_types(["PER", "LOC", "ORG"], scheme)
+    structure = TagStructure.from_labels(labels, scheme)
+    lengths = [int(n) for n in torch.randint(0, 9, (48,), generator=generator)]
+    sentences = []
+    for n in lengths:
+        chosen = torch.randint(0, len(labels), (n,), generator=generator)
+        if torch.rand(1, generator=generator) < 0.5:  # all O: an allowed argmax in every scheme
+            chosen = torch.zeros_like(chosen)
+        sharp = torch.randn(n, len(labels), generator=generator) - 6.0
+        sharp[torch.arange(n), chosen] = 0.0
+        if n and torch.rand(1, generator=generator) < 0.15:
+            sharp[0, (chosen[0] + 1) % len(labels)] = 0.0  # two best labels tie at the first token
+        sentences.append(sharp.log_softmax(-1) if n else None)
+    scores, mask = pad_sentences(sentences, len(labels))
+    decoded_rows = []
+    programme = decoding._viterbi_rows
+    monkeypatch.setattr(
+        decoding, "_viterbi_rows", lambda *a: decoded_rows.extend(a[6]) or programme(*a)
+    )
+    for learned in ({}, {"transitions": torch.zeros(5, 5, 2)}):
+        use_path(monkeypatch, "collapsed")
+        reference = viterbi_decode_batch(scores, structure, mask, **learned)
+        decoded_rows.clear()
+        use_path(monkeypatch, "shortcut")
+        assert viterbi_decode_batch(scores, structure, mask, **learned) == reference
+        if learned:  # learned transitions (here zero) never take the shortcut
+            assert decoded_rows == list(range(len(lengths)))
+            continue
+        argmax = [[] if s is None else s.argmax(-1).tolist() for s in sentences]
+        allowed = [
+            valid([labels[i] for i in ids], scheme)
+            and (s is None or (s.topk(2).values.diff(dim=-1) < 0).all())
+            for ids, s in zip(argmax, sentences, strict=True)
+        ]
+        assert decoded_rows == [b for b, ok in enumerate(allowed) if not ok]
+        assert 0 < len(decoded_rows) < len(lengths) - 10
+        assert all(reference[b] == argmax[b] for b, ok in enumerate(allowed) if ok)
+        # the list-of-sentences entry point: the same paths, and only the disallowed sentences, in one block,
+        # named by their position in the input
+        decoded_rows.clear()
+        assert decoding.viterbi_decode_sentences(sentences, structure) == reference
+        by_length = sorted((b for b, ok in enumerate(allowed) if not ok), key=lambda b: lengths[b])
+        assert decoded_rows == by_length
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_decode_sentences_blocks_and_names_the_sentence(path, monkeypatch):
+    use_path(monkeypatch, path)
+    monkeypatch.setattr(decoding, "_DECODE_CELLS", 3 * 9 * 5)  # 3 sentences of 9 tokens over 5 labels
+    labels = labels_from_types(["PER", "LOC"], "IOB2")
+    structure = TagStructure.from_labels(labels)
+    generator = torch.Generator().manual_seed(8)
+    sentences = [
+        None if n is None else torch.randn(n, len(labels), generator=generator).log_softmax(-1)
+        for n in (3, None, 9, 0, 1, 5, 9, 2, 7, 4)
+    ]
+    shapes = []
+    original = decoding.pad_sentences
+
+    def pad(block, num_labels=None):
+        padded = original(block, num_labels)
+        shapes.append(tuple(padded[0].shape))
+        return padded
+
+    monkeypatch.setattr(decoding, "pad_sentences", pad)
+    expected = [[] if s is None else viterbi_decode(s, labels) for s in sentences]
+    shapes.clear()
+    assert decoding.viterbi_decode_sentences(sentences, structure) == expected
+    assert all(b * t * n <= 3 * 9 * 5 for b, t, n in shapes) and len(shapes) >= 3
+    if path != "shortcut":  # every sentence once, in blocks of similar length
+        assert sum(b for b, _, _ in shapes) == 9 and [t for _, t, _ in shapes] == sorted(t for _, t, _ in shapes)
+    learned = dict(zip(("transitions", "start_transitions", "end_transitions"), random_transitions(generator)))
+    assert decoding.viterbi_decode_sentences(sentences, structure, **learned) == [
+        [] if s is None else viterbi_decode_batch(s.unsqueeze(0), structure, **learned)[0] for s in sentences
+    ]
+    inside_only = TagStructure.from_labels(["I-PER"], "IOB2")  # no IOB2 sequence can begin with I-PER
+    with pytest.raises(ValueError, match=r"length 2 .*\(sentence 1 of the batch\)"):
+        decoding.viterbi_decode_sentences([None, torch.zeros(2, 1)], inside_only)
 
 
 def test_decoding_a_thousand_types_is_not_quadratic():
