@@ -457,8 +457,7 @@ def _hard_tables(structure: TagStructure) -> tuple[Tensor, Tensor, Tensor] | Non
     only_same = (same & ~other & typed[:, None])[:, structure.prefix_ids] & ~none  # [previous class, L]
     count = int(only_same.sum(dim=0).max()) if only_same.numel() else 0
     cells = torch.full((count, structure.num_labels), NUM_PREFIX_CLASSES * slots, dtype=torch.long)
-    for n, c in enumerate(only_same.nonzero()[:, 0].unique().tolist()):
-        del n
+    for c in only_same.nonzero()[:, 0].unique().tolist():
         where = only_same[c]
         rank = only_same[:c].sum(dim=0)  # this class's place among the label's "same type only" classes
         cells[rank[where], where.nonzero()[:, 0]] = c * slots + structure.type_ids[where]
