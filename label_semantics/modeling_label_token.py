@@ -563,18 +563,23 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in windows]
         was_training = self.training
         self.eval()
+        # windows of similar length share a batch, so little of a batch is padding; results go back in order
+        order = sorted(range(len(owners)), key=lambda i: len(windows["input_ids"][i]))
+        window_probabilities = torch.empty(len(owners), self.config.num_labels)
         try:
-            vectors = self.encode_descriptions() if self.config.label_head == "description" else None
-            chunks = []
-            for start in range(0, len(owners), batch_size):
-                features = {k: windows[k][start : start + batch_size] for k in keys}
-                inputs = tok.pad(features, return_tensors="pt").to(self.device)
-                logits = self(**inputs, description_vectors=vectors).logits.float()
-                chunks.append(logits.sigmoid() if self.config.is_multi_label else logits.softmax(-1))
+            with torch.inference_mode():
+                vectors = self.encode_descriptions() if self.config.label_head == "description" else None
+                for start in range(0, len(order), batch_size):
+                    batch = order[start : start + batch_size]
+                    features = {k: [windows[k][i] for i in batch] for k in keys}
+                    inputs = tok.pad(features, return_tensors="pt").to(self.device)
+                    logits = self(**inputs, description_vectors=vectors).logits.float()
+                    probs = logits.sigmoid() if self.config.is_multi_label else logits.softmax(-1)
+                    window_probabilities[batch] = probs.cpu()
         finally:
             self.train(was_training)
         probabilities = combine_window_probabilities(
-            torch.cat(chunks).cpu(), owners, len(items), multi_label=self.config.is_multi_label
+            window_probabilities, owners, len(items), multi_label=self.config.is_multi_label
         )
         results = []
         for row in probabilities.tolist():

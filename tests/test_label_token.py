@@ -413,6 +413,26 @@ def test_predict_reads_a_long_text_in_windows(tiny_encoder_dir, caplog, problem_
         model.predict("sad", stride=9)
 
 
+def test_predict_batches_by_length_and_keeps_the_input_order(tiny_encoder_dir, monkeypatch):
+    """Windows are batched shortest first (little padding), without autograd; results come back in input order."""
+    model = make_model(tiny_encoder_dir).eval()
+    texts = ["sad " * n + "happy" for n in (7, 0, 12, 3, 1, 9)]
+    one_by_one = [model.predict(text) for text in texts]
+    widths, grads = [], []
+    forward = model.forward
+
+    def spy(*args, **kwargs):
+        widths.append(kwargs["input_ids"].shape[1])
+        grads.append(torch.is_grad_enabled())
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", spy)
+    batched = model.predict(texts, batch_size=2)
+    assert [row["label"] for row in batched] == [row["label"] for row in one_by_one]
+    assert [row["score"] for row in batched] == pytest.approx([row["score"] for row in one_by_one], abs=1e-5)
+    assert widths == sorted(widths) and len(widths) == 3 and not any(grads)
+
+
 def test_missing_encoder_path_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_model(tmp_path / "nowhere")
