@@ -42,7 +42,10 @@ def exported(_tiny_encoder_dir, tmp_path_factory):
     model = make_model(_tiny_encoder_dir)
     train(model, steps=60)
     folder = tmp_path_factory.mktemp("onnx-export")
+    before = model.text_encoder.config._attn_implementation
     export_onnx(model, folder, quantize=True)
+    # traced from eager attention, and the model given back with the attention it had
+    assert before != "eager" and model.text_encoder.config._attn_implementation == before
     return model, folder
 
 
