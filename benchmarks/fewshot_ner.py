@@ -106,13 +106,63 @@ def new_model(kind: str, backbone: str, labels: list[str], scheme: str, crf_loss
             backbone, labels=labels, tag_scheme=scheme, **crf
         )
         return model, model.tokenizer
-    if crf_loss:
-        raise SystemExit("--crf-loss is for the dual tower only: run it with --models dual")
     model = AutoModelForTokenClassification.from_pretrained(
         backbone, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)}
     )
     model.config.tag_scheme = scheme
+    if crf_loss:
+        with_crf(model, scheme, crf_loss)
     return model, AutoTokenizer.from_pretrained(backbone)
+
+
+def with_crf(model, scheme: str, crf_loss: str, state: dict | None = None):
+    """Put the dual tower's collapsed CRF (`label_semantics.crf.CollapsedCRF`) on an
+    `AutoModelForTokenClassification`: the baseline row of the decoding comparison (issue 13).
+
+    The CRF reads the head's logits at each word's first sub-token; the loss is its negative log-likelihood,
+    plus the head's cross-entropy for ``"nll+ce"``, as in the dual tower. Its 60 parameters are a submodule,
+    so the stock `Trainer` trains them and `save_pretrained` writes them (``crf.*``); `state` restores them
+    on a model with a new head. `decode_tags` decodes with them (it reads ``model.crf``).
+    """
+    from label_semantics.crf import CollapsedCRF, pack_positions
+    from label_semantics.decoding import TagStructure
+
+    model.crf = CollapsedCRF(scheme)
+    if state:
+        model.crf.load_state_dict(state)
+    model.config.crf_loss, model.config.crf_scheme = crf_loss, scheme
+    head_forward = model.forward
+
+    def forward(input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        ce = labels if crf_loss == "nll+ce" else None
+        out = head_forward(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            labels=ce,
+            **kwargs,
+        )
+        if labels is not None:
+            emissions, tags, mask = pack_positions(out.logits.float(), labels.to(out.logits.device))
+            names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+            nll = model.crf(emissions, tags, TagStructure.from_labels(names, scheme), mask)
+            out.loss = nll if out.loss is None else out.loss + nll
+        return out
+
+    model.forward = forward
+    model.accepts_loss_kwargs = False  # the loss is a mean per batch: the Trainer must not rescale it
+    return model
+
+
+def _source_crf(source: Path) -> tuple[str | None, dict | None]:
+    """The CRF loss a TransferBERT source was trained with and its CRF parameters, or `(None, None)`."""
+    config = json.loads((source / "config.json").read_text())
+    if not config.get("crf_loss"):
+        return None, None
+    from safetensors.torch import load_file
+
+    weights = load_file(str(source / "model.safetensors"))
+    return config["crf_loss"], {k.removeprefix("crf."): v for k, v in weights.items() if k.startswith("crf.")}
 
 
 def build_source(kind: str, args) -> Path:
@@ -163,6 +213,9 @@ def load_for_target(kind: str, source: Path, labels, scheme):
         ignore_mismatched_sizes=True,
     )
     model.config.tag_scheme = scheme
+    crf_loss, state = _source_crf(source)
+    if crf_loss:  # the collapsed transitions carry to the new label set, like the dual tower's
+        with_crf(model, scheme, crf_loss, state)
     return model, AutoTokenizer.from_pretrained(source)
 
 
@@ -318,6 +371,9 @@ def conll_cell(args, sources: dict):
         else:
             model = AutoModelForTokenClassification.from_pretrained(sources[kind])
             tokenizer = AutoTokenizer.from_pretrained(sources[kind])
+            crf_loss, state = _source_crf(sources[kind])
+            if crf_loss:
+                with_crf(model, model.config.tag_scheme, crf_loss, state)
         result["models"][kind] = evaluate_both(model, tokenizer, test)
         result["models"][kind]["source_train_seconds"] = float(
             (sources[kind] / "train_seconds.txt").read_text()
@@ -331,9 +387,9 @@ def conll_cell(args, sources: dict):
 def cmd_grid(args) -> None:
     from tqdm.auto import tqdm
 
-    sources = {kind: build_source(kind, args) for kind in dict.fromkeys(["dual", *args.models])}
+    sources = {kind: build_source(kind, args) for kind in dict.fromkeys(args.models)}
     run_cell(args, "conll2003_full", lambda: conll_cell(args, sources))
-    plan = [("zeroshot", t, 0, 0) for t in args.targets]
+    plan = [("zeroshot", t, 0, 0) for t in args.targets] if "dual" in sources else []  # zero-shot: dual only
     max_seeds = max(SEEDS_PER_K[k] if args.seeds is None else args.seeds for k in args.ks)
     for seed in range(max_seeds):  # seed-major: an interrupted run still covers every target and K
         for k in args.ks:
@@ -749,28 +805,54 @@ def cmd_report(args) -> None:
 
 
 def cmd_compare(args) -> None:
-    """Decoding rows for the dual tower: argmax, hard-constraint Viterbi (cells of `--tag`) and the collapsed CRF
-    (cells of `--crf-tag`, a grid run with `--crf-loss`), on the (target, K, seed) cells both runs finished."""
-    plain = {
-        (c["target"], c.get("k"), c.get("seed")): c for c in _cells(args.tag) if "dual" in c.get("models", {})
-    }
-    crf = {
-        (c["target"], c.get("k"), c.get("seed")): c
-        for c in _cells(args.crf_tag)
-        if "dual" in c.get("models", {})
-    }
-    shared = sorted(set(plain) & set(crf), key=lambda key: (key[1] or 0, key[0], key[2] or 0))
-    config = CACHE / args.crf_tag / "source_dual" / "config.json"  # what the CRF source was trained with
-    losses = [json.loads(config.read_text()).get("crf_loss", "?") if config.exists() else "not recorded"]
+    """Decoding rows per model: argmax and hard-constraint Viterbi (cells of `--tag`) and the collapsed CRF (cells
+    of the `--crf-tag` runs, grid runs with `--crf-loss`), on the (target, K, seed) cells both runs finished."""
+    lines = []
+    for kind, title in (
+        ("dual", "dual tower"),
+        ("transfer", "AutoModelForTokenClassification (TransferBERT)"),
+    ):
+        plain = {_key(c): c for c in _cells(args.tag) if kind in c.get("models", {})}
+        crf, tags = {}, []
+        for tag in args.crf_tag:
+            cells = {_key(c): c for c in _cells(tag) if kind in c.get("models", {})}
+            if cells:
+                crf.update(cells)
+                tags.append(tag)
+        shared = sorted(set(plain) & set(crf), key=lambda key: (key[1] or 0, key[0], key[2] or 0))
+        if shared:
+            lines += _compare_table(args, kind, title, plain, crf, shared, tags)
+    if not lines:
+        raise SystemExit(f"no cells shared by --tag {args.tag} and --crf-tag {' '.join(args.crf_tag)}")
+    text = "\n".join(lines)
+    (RESULTS / "crf.md").write_text(text)
+    if args.results == RESULTS_DEFAULT:
+        _update_benchmarks_md(lines, markers=("<!-- crf:start -->", "<!-- crf:end -->"), plot=False)
+    print(text)
+
+
+def _key(cell: dict) -> tuple:
+    return cell["target"], cell.get("k"), cell.get("seed")
+
+
+def _compare_table(
+    args, kind: str, title: str, plain: dict, crf: dict, shared: list, tags: list[str]
+) -> list[str]:
+    configs = [CACHE / tag / f"source_{kind}" / "config.json" for tag in tags]  # what each CRF source used
+    losses = [
+        json.loads(c.read_text()).get("crf_loss", "?") if c.exists() else "(not recorded)" for c in configs
+    ]
+    runs = " and ".join(
+        f"`grid --tag {tag} --models {kind} --crf-loss {loss}`" for tag, loss in zip(tags, losses)
+    )
     lines = [
-        "## Decoding: argmax, hard-constraint Viterbi and the collapsed CRF (dual tower)",
+        f"## Decoding: argmax, hard-constraint Viterbi and the collapsed CRF ({title})",
         "",
-        f"Cells finished by both `grid --tag {args.tag}` and `grid --tag {args.crf_tag} --models dual --crf-loss "
-        f"{'/'.join(losses)}` (the CRF model is pre-finetuned with the CRF loss on CoNLL-2003, then fine-tuned on the "
-        f"same support sets); table by `python benchmarks/fewshot_ner.py compare --tag {args.tag} --crf-tag "
-        f"{args.crf_tag}`, {date.today().isoformat()}, commit {_git_commit()}. Micro-F1 (%), mean over the seeds "
-        "both runs have (n). The CRF column decodes with the learned transitions; its argmax column reads the same "
-        "CRF model's logits.",
+        f"Cells finished by both `grid --tag {args.tag}` and {runs} (the CRF model is pre-finetuned with the CRF "
+        f"loss on CoNLL-2003, then fine-tuned on the same support sets); table by `python benchmarks/fewshot_ner.py "
+        f"compare --tag {args.tag} --crf-tag {' '.join(args.crf_tag)}`, {date.today().isoformat()}, commit "
+        f"{_git_commit()}. Micro-F1 (%), mean over the seeds both runs have (n). The CRF column decodes with the "
+        "learned transitions; its argmax column reads the same CRF model's logits.",
         "",
         "| target | K | n | argmax | Viterbi (hard) | CRF model, argmax | CRF model, Viterbi + learned transitions | CRF − Viterbi |",
         "|---|---|---|---|---|---|---|---|",
@@ -781,7 +863,7 @@ def cmd_compare(args) -> None:
         groups.setdefault((key[0], key[1]), []).append(key)
     for (target, k), keys in sorted(groups.items(), key=lambda item: (item[0][1] or 0, item[0][0])):
         values = {
-            name: [cells[key]["models"]["dual"][decoder]["overall_f1"] for key in keys]
+            name: [cells[key]["models"][kind][decoder]["overall_f1"] for key in keys]
             for name, cells, decoder in (
                 ("argmax", plain, "argmax"),
                 ("viterbi", plain, "viterbi"),
@@ -807,11 +889,7 @@ def cmd_compare(args) -> None:
             f"(CRF − Viterbi {100 * (statistics.mean(names['crf']) - statistics.mean(names['viterbi'])):+.1f} F1)."
         )
     lines.append("")
-    text = "\n".join(lines)
-    (RESULTS / "crf.md").write_text(text)
-    if args.results == RESULTS_DEFAULT:
-        _update_benchmarks_md(lines, markers=("<!-- crf:start -->", "<!-- crf:end -->"), plot=False)
-    print(text)
+    return lines
 
 
 def _git_commit() -> str:
@@ -915,7 +993,12 @@ def main(argv=None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=["grid", "speed", "speed-worker", "report", "card", "compare"])
-    parser.add_argument("--crf-tag", default="minilm_crf", help="compare: the tag of the CRF grid run")
+    parser.add_argument(
+        "--crf-tag",
+        nargs="+",
+        default=["minilm_crf"],
+        help="compare: the tags of the CRF grid runs (e.g. minilm_crf minilm_transfer_crf)",
+    )
     parser.add_argument("--backbone", default=None, help="any BERT-like encoder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the NER data sets")
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
@@ -933,7 +1016,7 @@ def main(argv=None) -> None:
         "--crf-loss",
         choices=["nll", "nll+ce"],
         default=None,
-        help="give the dual tower a collapsed CRF trained with this loss (use its own --tag, e.g. minilm_crf)",
+        help="give each model of --models a collapsed CRF trained with this loss (use a tag of its own: e.g. minilm_crf with --models dual, minilm_transfer_crf with --models transfer)",
     )
     parser.add_argument("--target-lr", type=float, default=1e-4)
     parser.add_argument("--results", type=Path, default=RESULTS, help="where cells and tables go")

@@ -158,12 +158,86 @@ def test_the_harness_compares_hard_viterbi_with_the_crf_on_shared_cells(tmp_path
             }
             cell = {"target": "wnut17", "k": 1, "seed": seed, "models": {"dual": scores}}
             (results / "cells" / tag / f"wnut17_k1_seed{seed}.json").write_text(json.dumps(cell))
+    # TransferBERT cells: plain ones in the plain run, CRF ones in a run of their own
+    (results / "cells" / "transfer_crf").mkdir(parents=True)
+    for tag, viterbi in (("plain", 0.20), ("transfer_crf", 0.19)):
+        cell = json.loads((results / "cells" / "plain" / "wnut17_k1_seed0.json").read_text())
+        scores = {"viterbi": {"overall_f1": viterbi}, "argmax": {"overall_f1": viterbi - 0.05}}
+        if tag == "plain":
+            cell["models"]["transfer"] = scores
+        else:
+            cell["models"] = {"transfer": scores}
+        (results / "cells" / tag / "wnut17_k1_seed0.json").write_text(json.dumps(cell))
     harness.main(
-        ["compare", "--tag", "plain", "--crf-tag", "crf", "--results", str(results), "--backbone", "x"]
+        [
+            "compare",
+            "--tag",
+            "plain",
+            "--crf-tag",
+            "crf",
+            "transfer_crf",
+            "--results",
+            str(results),
+            "--backbone",
+            "x",
+        ]
     )
-    lines = (results / "crf.md").read_text().splitlines()
-    assert "| wnut17 | 1 | 2 | 20.0 | 30.5 | 26.0 | 36.5 | +6.0 |" in lines
+    text = (results / "crf.md").read_text()
+    dual, transfer = text.split("(AutoModelForTokenClassification (TransferBERT))")
+    assert "| wnut17 | 1 | 2 | 20.0 | 30.5 | 26.0 | 36.5 | +6.0 |" in dual.splitlines()
     assert (
         "- K=1, averaged over 1 targets: argmax 20.0, hard Viterbi 30.5, CRF 36.5 (CRF − Viterbi +6.0 F1)."
-        in lines
+        in dual.splitlines()
     )
+    assert "`grid --tag crf --models dual --crf-loss (not recorded)`" in dual
+    assert "| wnut17 | 1 | 1 | 15.0 | 20.0 | 14.0 | 19.0 | -1.0 |" in transfer.splitlines()
+    assert "`grid --tag transfer_crf --models transfer" in transfer and "--tag crf " not in transfer
+
+
+def test_the_harness_puts_the_collapsed_crf_on_a_token_classifier(tiny_encoder_dir, tmp_path):
+    """The TransferBERT + CRF baseline row: the stock Trainer trains the transitions, save -> load onto a new label
+    set keeps them exactly, and decode_tags decodes with them."""
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    from label_semantics.prediction import decode_tags
+    from label_semantics.training import finetune
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("fewshot_ner_crf", root / "benchmarks" / "fewshot_ner.py")
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    model, tokenizer = harness.new_model("transfer", str(tiny_encoder_dir), labels, "IOB2", crf_loss="nll+ce")
+    assert model.crf is not None and model.config.crf_loss == "nll+ce"
+    before = model.crf.transitions.detach().clone()
+    finetune(
+        model,
+        Dataset.from_list(ROWS),
+        tokenizer=tokenizer,
+        output_dir=str(tmp_path / "t"),
+        max_steps=4,
+        learning_rate=0.1,
+        disable_tqdm=True,
+    )
+    assert not torch.equal(model.crf.transitions.detach(), before)  # the Trainer trained the transitions
+    model.save_pretrained(tmp_path / "source")
+    tokenizer.save_pretrained(tmp_path / "source")
+    target = ["O", "B-ORG", "I-ORG"]
+    loaded, _ = harness.load_for_target("transfer", tmp_path / "source", target, "IOB2")
+    assert loaded.config.num_labels == 3 and loaded.config.crf_loss == "nll+ce"
+    for name in ("transitions", "start_transitions", "end_transitions"):
+        assert torch.equal(getattr(loaded.crf, name), getattr(model.crf, name))
+    plain, _ = harness.load_for_target("transfer", tmp_path / "source", target, "IOB2")
+    del plain.crf  # the same model without its CRF: hard-constraint Viterbi only
+    scores = [torch.tensor([[0.0, -0.2, -0.1], [0.0, -0.3, -0.05]]).log_softmax(-1)]
+    with torch.no_grad():
+        loaded.crf.transitions.zero_()
+        loaded.crf.transitions[0, 2, 0] = -5.0  # O -> I (another type): forbidden anyway
+        loaded.crf.transitions[1, 2, 1] = 3.0  # B -> I of the same type: strongly rewarded
+        loaded.crf.start_transitions.zero_()
+        loaded.crf.end_transitions.zero_()
+    assert decode_tags(plain, scores) == [["O", "O"]]
+    assert decode_tags(loaded, scores) == [["B-ORG", "I-ORG"]]
