@@ -417,9 +417,7 @@ def test_argmax_shortcut_equals_the_programme_and_skips_only_allowed_sentences(s
     scores, mask = pad_sentences(sentences, len(labels))
     decoded_rows = []
     programme = decoding._viterbi_rows
-    monkeypatch.setattr(
-        decoding, "_viterbi_rows", lambda *a: decoded_rows.extend(a[6]) or programme(*a)
-    )
+    monkeypatch.setattr(decoding, "_viterbi_rows", lambda *a: decoded_rows.extend(a[6]) or programme(*a))
     for learned in ({}, {"transitions": torch.zeros(5, 5, 2)}):
         use_path(monkeypatch, "collapsed")
         reference = viterbi_decode_batch(scores, structure, mask, **learned)
@@ -471,8 +469,12 @@ def test_decode_sentences_blocks_and_names_the_sentence(path, monkeypatch):
     assert decoding.viterbi_decode_sentences(sentences, structure) == expected
     assert all(b * t * n <= 3 * 9 * 5 for b, t, n in shapes) and len(shapes) >= 3
     if path != "shortcut":  # every sentence once, in blocks of similar length
-        assert sum(b for b, _, _ in shapes) == 9 and [t for _, t, _ in shapes] == sorted(t for _, t, _ in shapes)
-    learned = dict(zip(("transitions", "start_transitions", "end_transitions"), random_transitions(generator)))
+        assert sum(b for b, _, _ in shapes) == 9 and [t for _, t, _ in shapes] == sorted(
+            t for _, t, _ in shapes
+        )
+    learned = dict(
+        zip(("transitions", "start_transitions", "end_transitions"), random_transitions(generator))
+    )
     assert decoding.viterbi_decode_sentences(sentences, structure, **learned) == [
         [] if s is None else viterbi_decode_batch(s.unsqueeze(0), structure, **learned)[0] for s in sentences
     ]
