@@ -369,7 +369,9 @@ def predict_entities(
         tokenizer (*optional*): defaults to `model.tokenizer`.
         dtype (`str` or `torch.dtype`, *optional*): run the encoder in `"bfloat16"` (or `"float16"`) instead of the
             model's own precision; the label vectors and the decoding stay float32. A converted copy of the encoder
-            is kept beside the model until its weights change. Defaults to the model's own precision.
+            is kept beside the model until its weights change. `"auto"` picks bfloat16 where the hardware runs it
+            natively (`precision.native_bfloat16`), as `label-semantics predict` does by default. Defaults to the
+            model's own precision, whose scores equal the forward pass's.
 
     Returns:
         For one input, a list of entity dicts (`label`, `text`, `score`, `word_start`, `word_end`, and `start` /

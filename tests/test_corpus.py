@@ -268,12 +268,22 @@ def test_bad_input_on_the_command_line(model, model_dir, tmp_path, capsys):
         )
 
 
-def test_command_line_precision_and_onnx_backend(model, model_dir, corpus, tmp_path, capsys):
+def test_command_line_precision_and_onnx_backend(model, model_dir, corpus, tmp_path, capsys, monkeypatch):
     pytest.importorskip("onnxruntime")
+    import label_semantics.prediction as prediction_module
     from label_semantics.onnx_backend import export_onnx
 
     argv = ["predict", "--model", str(model_dir), "--input", str(corpus), "--chunk-size", "8"]
-    assert main([*argv, "--output", str(tmp_path / "torch.jsonl")]) == 0
+    asked = []
+    scoring = prediction_module.scoring_function
+    monkeypatch.setattr(
+        prediction_module, "scoring_function", lambda m, dtype=None: asked.append(dtype) or scoring(m, dtype)
+    )
+    assert main([*argv, "--output", str(tmp_path / "auto.jsonl")]) == 0
+    assert set(asked) == {"auto"}  # the default: bfloat16 where the hardware runs it natively
+    asked.clear()
+    assert main([*argv, "--output", str(tmp_path / "torch.jsonl"), "--dtype", "float32"]) == 0
+    assert set(asked) == {"float32"}
     assert main([*argv, "--output", str(tmp_path / "bf16.parquet"), "--dtype", "bfloat16"]) == 0
     import pyarrow.parquet as pq
 
@@ -285,6 +295,7 @@ def test_command_line_precision_and_onnx_backend(model, model_dir, corpus, tmp_p
         return [[(e["label"], e["start"], e["end"]) for e in r["entities"]] for r in read_jsonl(path)]
 
     assert strip(tmp_path / "onnx.jsonl") == strip(tmp_path / "torch.jsonl")
+    assert asked[-1] is None  # the ONNX backend runs in the precision it was exported in
     with pytest.raises(SystemExit, match="--quantized loads the int8 ONNX graph; add --backend onnx"):
         main([*argv, "--output", str(tmp_path / "q.jsonl"), "--quantized"])
     with pytest.raises(SystemExit, match=r"model_qint8.onnx \(export with quantize=True"):

@@ -84,3 +84,28 @@ def test_unknown_precision_is_explained(model):
     with pytest.raises(ValueError, match="dtype=torch.int8"):
         predict_tags(model, [[]], dtype=torch.int8)  # checked even when there is nothing to tag
     assert resolve_dtype(None) is None and resolve_dtype("FP32") is torch.float32
+
+
+@pytest.mark.parametrize(
+    "amx, avx512_bf16, expected",
+    [(True, False, torch.bfloat16), (False, True, torch.bfloat16), (False, False, None)],
+)
+def test_auto_is_bfloat16_only_where_the_cpu_runs_it_natively(monkeypatch, amx, avx512_bf16, expected):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    assert resolve_dtype("auto") is expected and resolve_dtype("AUTO", "cpu") is expected
+    assert resolve_dtype("auto", "meta") is None  # no device but the CPU and CUDA is known to run it natively
+
+
+def test_auto_runs_the_encoder_in_the_resolved_precision(model, monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    model.__dict__.pop("_reduced_precision_copy", None)
+    assert (
+        score_words(model, SENTENCES[:2], dtype="auto")[0].tolist()
+        == score_words(model, SENTENCES[:2])[0].tolist()
+    )
+    assert "_reduced_precision_copy" not in model.__dict__  # float32: no copy made
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    score_words(model, SENTENCES[:2], dtype="auto")
+    assert next(model.__dict__["_reduced_precision_copy"][1].parameters()).dtype == torch.bfloat16
