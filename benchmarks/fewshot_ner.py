@@ -808,20 +808,16 @@ def cmd_compare(args) -> None:
     """Decoding rows per model: argmax and hard-constraint Viterbi (cells of `--tag`) and the collapsed CRF (cells
     of the `--crf-tag` runs, grid runs with `--crf-loss`), on the (target, K, seed) cells both runs finished."""
     lines = []
-    for kind, title in (
-        ("dual", "dual tower"),
-        ("transfer", "AutoModelForTokenClassification (TransferBERT)"),
-    ):
-        plain = {_key(c): c for c in _cells(args.tag) if kind in c.get("models", {})}
-        crf, tags = {}, []
-        for tag in args.crf_tag:
-            cells = {_key(c): c for c in _cells(tag) if kind in c.get("models", {})}
-            if cells:
-                crf.update(cells)
-                tags.append(tag)
-        shared = sorted(set(plain) & set(crf), key=lambda key: (key[1] or 0, key[0], key[2] or 0))
-        if shared:
-            lines += _compare_table(args, kind, title, plain, crf, shared, tags)
+    for tag in args.crf_tag:  # a table per CRF run (its model and its CRF loss)
+        for kind, title in (
+            ("dual", "dual tower"),
+            ("transfer", "AutoModelForTokenClassification (TransferBERT)"),
+        ):
+            plain = {_key(c): c for c in _cells(args.tag) if kind in c.get("models", {})}
+            crf = {_key(c): c for c in _cells(tag) if kind in c.get("models", {})}
+            shared = sorted(set(plain) & set(crf), key=lambda key: (key[1] or 0, key[0], key[2] or 0))
+            if shared:
+                lines += _compare_table(args, kind, title, plain, crf, shared, tag)
     if not lines:
         raise SystemExit(f"no cells shared by --tag {args.tag} and --crf-tag {' '.join(args.crf_tag)}")
     text = "\n".join(lines)
@@ -835,24 +831,17 @@ def _key(cell: dict) -> tuple:
     return cell["target"], cell.get("k"), cell.get("seed")
 
 
-def _compare_table(
-    args, kind: str, title: str, plain: dict, crf: dict, shared: list, tags: list[str]
-) -> list[str]:
-    configs = [CACHE / tag / f"source_{kind}" / "config.json" for tag in tags]  # what each CRF source used
-    losses = [
-        json.loads(c.read_text()).get("crf_loss", "?") if c.exists() else "(not recorded)" for c in configs
-    ]
-    runs = " and ".join(
-        f"`grid --tag {tag} --models {kind} --crf-loss {loss}`" for tag, loss in zip(tags, losses)
-    )
+def _compare_table(args, kind: str, title: str, plain: dict, crf: dict, shared: list, tag: str) -> list[str]:
+    config = CACHE / tag / f"source_{kind}" / "config.json"  # what the CRF source was trained with
+    loss = json.loads(config.read_text()).get("crf_loss", "?") if config.exists() else "(not recorded)"
     lines = [
-        f"## Decoding: argmax, hard-constraint Viterbi and the collapsed CRF ({title})",
+        f"## Decoding: argmax, hard-constraint Viterbi and the collapsed CRF ({title}, CRF loss {loss})",
         "",
-        f"Cells finished by both `grid --tag {args.tag}` and {runs} (the CRF model is pre-finetuned with the CRF "
-        f"loss on CoNLL-2003, then fine-tuned on the same support sets); table by `python benchmarks/fewshot_ner.py "
-        f"compare --tag {args.tag} --crf-tag {' '.join(args.crf_tag)}`, {date.today().isoformat()}, commit "
-        f"{_git_commit()}. Micro-F1 (%), mean over the seeds both runs have (n). The CRF column decodes with the "
-        "learned transitions; its argmax column reads the same CRF model's logits.",
+        f"Cells finished by both `grid --tag {args.tag}` and `grid --tag {tag} --models {kind} --crf-loss {loss}` "
+        "(the CRF model is pre-finetuned with the CRF loss on CoNLL-2003, then fine-tuned on the same support sets); "
+        f"table by `python benchmarks/fewshot_ner.py compare --tag {args.tag} --crf-tag {' '.join(args.crf_tag)}`, "
+        f"{date.today().isoformat()}, commit {_git_commit()}. Micro-F1 (%), mean over the seeds both runs have (n). "
+        "The CRF column decodes with the learned transitions; its argmax column reads the same CRF model's logits.",
         "",
         "| target | K | n | argmax | Viterbi (hard) | CRF model, argmax | CRF model, Viterbi + learned transitions | CRF − Viterbi |",
         "|---|---|---|---|---|---|---|---|",
