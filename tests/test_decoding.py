@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -20,6 +21,7 @@ from label_semantics.decoding import (
 )
 from label_semantics.verbalizer import (
     InvalidTagError,
+    SchemeError,
     is_valid_transition,
     labels_from_types,
     normalize_scheme,
@@ -604,3 +606,308 @@ def test_pad_sentences_exact():
     with pytest.raises(ValueError) as info:
         pad_sentences([torch.zeros(1, 3), torch.zeros(2, 2), torch.zeros(1, 4)])
     assert str(info.value) == "every sentence needs 3 label columns, got [2, 3, 4]"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Mutation testing, second round (issue 17): what the first measurement's survivors showed to be untested.
+
+
+def test_structure_to_moves_every_tensor_and_keeps_the_copy():
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    moved = structure.to("meta")
+    assert moved is not structure
+    assert structure.to(torch.device("meta")) is moved and moved.to("meta") is moved  # kept, not rebuilt
+    assert (moved.labels, moved.scheme, moved.types) == (structure.labels, structure.scheme, structure.types)
+    tensors = [
+        f.name
+        for f in dataclasses.fields(TagStructure)
+        if isinstance(getattr(structure, f.name), torch.Tensor)
+    ]
+    assert len(tensors) == 10
+    for name in tensors:
+        original, copy = getattr(structure, name), getattr(moved, name)
+        assert copy.device.type == "meta", name
+        assert (copy.shape, copy.dtype) == (original.shape, original.dtype), name
+        assert original.device.type == "cpu", name  # the cached CPU structure is left as it was
+
+
+def test_tensors_stay_on_the_scores_device():
+    """The meta device stands in for a GPU: each helper that runs on the scores' device leaves its tensors
+    there (on a CPU-only machine a dropped ``device=`` is otherwise invisible). The whole decoder cannot run on
+    meta, which holds no values (it checks for NaN and returns lists)."""
+    meta = torch.device("meta")
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER"]).to(meta)
+    padded, mask = pad_sentences([torch.zeros(2, 3, device=meta), torch.zeros(1, 3, device=meta)])
+    assert padded.device == meta and mask.device == meta and tuple(mask.shape) == (2, 2)
+    assert decoding._check_batch(padded, structure, None).device == meta
+    learned = (
+        torch.zeros(5, 5, 2),
+        torch.zeros(5),
+        torch.zeros(5),
+    )  # CPU parameters, e.g. a CRF not yet moved
+    for tensor in decoding.expand_transitions(structure, *learned):
+        assert tensor.device == meta
+    transitions = decoding.expand_transitions(structure)[0]
+    assert transitions.device == meta
+    step = decoding._collapsed_step(
+        torch.zeros(2, 3, device=meta), structure, structure.candidate_scores(transitions)
+    )
+    assert step.device == meta and tuple(step.shape) == (2, 3)
+    single = TagStructure.from_labels(["O"]).to(meta)
+    solved, ids = decoding._valid_argmax(
+        torch.zeros(2, 2, 1, device=meta), torch.ones(2, 2, dtype=torch.bool, device=meta), single
+    )
+    assert solved.device == meta and ids.device == meta
+
+
+def test_expand_transitions_dtype_and_forbidden_moves():
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER"])
+    hard = decoding.expand_transitions(structure, dtype=torch.float64)
+    assert [t.dtype for t in hard] == [torch.float64] * 3
+    masks = (structure.allowed, structure.start_allowed, structure.end_allowed)
+    for tensor, mask in zip(hard, masks, strict=True):
+        assert torch.equal(
+            tensor, torch.zeros(mask.shape, dtype=torch.float64).masked_fill(~mask, float("-inf"))
+        )
+    generator = torch.Generator().manual_seed(11)
+    learned = [torch.randn(*shape, generator=generator) for shape in ((5, 5, 2), (5,), (5,))]
+    expanded = decoding.expand_transitions(structure, *learned, forbidden=-1e4, dtype=torch.bfloat16)
+    for tensor, value, mask in zip(expanded, learned, masks, strict=True):
+        assert tensor.dtype == torch.bfloat16
+        assert torch.equal(tensor, value.to(torch.bfloat16).masked_fill(~mask, -1e4))
+
+
+def test_batched_decoder_messages_name_the_value_and_the_fix():
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER"])
+    scores = torch.zeros(1, 3, 3)
+    cases = [
+        (
+            (scores, ["O", "B-PER", "I-PER"]),
+            {},
+            "structure must be a TagStructure, got list; build it once per label set: "
+            "TagStructure.from_labels(labels, scheme)",
+        ),
+        (
+            ([[[0.0, 0.0, 0.0]]], structure),
+            {},
+            "scores must be a [B, T, L] tensor with L = 3 labels, got list; for one sentence use "
+            "scores.unsqueeze(0)",
+        ),
+        ((scores, structure, [[True] * 3]), {}, "mask must be a [B, T] = [1, 3] tensor, got list"),
+        (
+            (scores, structure, torch.ones(1, 2, dtype=torch.bool)),
+            {},
+            "mask must be a [B, T] = [1, 3] tensor, got (1, 2)",
+        ),
+        (
+            (scores, structure, torch.tensor([[True, False, True]])),
+            {},
+            "mask must be left-aligned (every sentence's positions first, padding after); gather word "
+            "positions first, e.g. crf.pack_positions(scores, labels)",
+        ),
+        (
+            (torch.full((1, 2, 3), float("nan")), structure),
+            {},
+            "scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)",
+        ),
+        (
+            (scores, structure),
+            {"transitions": [[0.0]]},
+            "transitions must be a tensor of shape [5, 5, 2] (previous class x next class x same type over "
+            "the classes O/B/I/E/S), got list; use the parameters of a CollapsedCRF, e.g. crf.transitions",
+        ),
+        (
+            (scores, structure),
+            {"end_transitions": torch.zeros(4)},
+            "end_transitions must be a tensor of shape [5] (previous class x next class x same type over "
+            "the classes O/B/I/E/S), got (4,); use the parameters of a CollapsedCRF, e.g. crf.transitions",
+        ),
+        (
+            (scores, structure),
+            {"start_transitions": torch.full((5,), float("nan"))},
+            "start_transitions hold NaN or +inf; only finite scores and -inf (forbidden) are allowed",
+        ),
+    ]
+    for args, keywords, message in cases:
+        with pytest.raises(ValueError) as info:
+            viterbi_decode_batch(*args, **keywords)
+        assert str(info.value) == message
+
+
+def test_an_integer_mask_decodes_like_the_bool_mask():
+    """A tokenizer's ``attention_mask`` is 0/1 integers; it must mean what the bool mask means."""
+    labels = labels_from_types(["PER", "LOC"], "IOB2")
+    structure = TagStructure.from_labels(labels)
+    sentences = [torch.randn(n, len(labels), generator=torch.Generator().manual_seed(n)) for n in (4, 1, 3)]
+    scores, mask = pad_sentences(sentences)
+    expected = [viterbi_decode(s.log_softmax(-1), labels) for s in sentences]
+    for learned in ({}, {"transitions": torch.zeros(5, 5, 2)}):
+        for as_int in (mask.long(), mask.int()):
+            assert viterbi_decode_batch(scores.log_softmax(-1), structure, as_int, **learned) == expected
+
+
+def test_no_valid_sequence_messages():
+    labels = ["B-PER", "E-PER"]  # BIOES without O or S-: no sentence of one token
+    help_text = "; build a complete label set, e.g. labels_from_types(types, scheme)"
+    with pytest.raises(ValueError) as info:
+        viterbi_decode(torch.zeros(1, 2), labels)  # one sentence: no "sentence 0 of the batch"
+    assert (
+        str(info.value)
+        == "no valid BIOES sequence of length 1 exists for the labels ['B-PER', 'E-PER']" + help_text
+    )
+    structure = TagStructure.from_labels(labels)
+    for batch in (1, 2):
+        where = "" if batch == 1 else " (sentence 0 of the batch)"
+        with pytest.raises(ValueError) as info:
+            viterbi_decode_batch(torch.zeros(batch, 1, 2), structure)
+        assert str(info.value) == (
+            f"no valid BIOES sequence of length 1 exists for the labels ['B-PER', 'E-PER']{where}" + help_text
+        )
+
+
+@pytest.mark.parametrize("path", ["collapsed", "shortcut"])
+def test_an_empty_sentence_needs_no_valid_sequence(path, monkeypatch):
+    """A label set with no one-token sequence still decodes a batch holding an empty (padding) sentence."""
+    use_path(monkeypatch, path)
+    structure = TagStructure.from_labels(["B-PER", "E-PER"])
+    scores, mask = torch.zeros(2, 2, 2), torch.tensor([[True, True], [False, False]])
+    for learned in ({}, {"transitions": torch.zeros(5, 5, 2)}):
+        assert viterbi_decode_batch(scores, structure, mask, **learned) == [[0, 1], []]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_each_batch_takes_the_step_its_size_and_transitions_call_for(scheme, monkeypatch):
+    """Up to `_DENSE_MAX_CELLS` cells (``B * L * L``) the dense step; beyond, `_hard_step` under the scheme's
+    constraints alone and `_collapsed_step` with learned transitions. All give the same paths."""
+    labels = labels_from_types(["PER", "LOC"], scheme)
+    structure = TagStructure.from_labels(labels, scheme)
+    generator = torch.Generator().manual_seed(9)
+    scores = torch.randn(3, 4, len(labels), generator=generator)
+    learned = {"transitions": torch.randn(5, 5, 2, generator=generator)}
+    calls = []
+    for name in ("_collapsed_step", "_hard_step"):
+        step = getattr(decoding, name)
+        monkeypatch.setattr(
+            decoding, name, lambda *a, _name=name, _step=step: calls.append(_name) or _step(*a)
+        )
+    monkeypatch.setattr(decoding, "_ARGMAX_SHORTCUT", False)
+    cells = 3 * len(labels) ** 2
+    expected = {}
+    for limit, steps in ((cells, ([], [])), (cells - 1, (["_hard_step"] * 3, ["_collapsed_step"] * 3))):
+        monkeypatch.setattr(decoding, "_DENSE_MAX_CELLS", limit)
+        for extra, step_calls in zip(({}, learned), steps, strict=True):
+            calls.clear()
+            paths = viterbi_decode_batch(scores, structure, **extra)
+            assert calls == step_calls, (limit, extra)
+            assert expected.setdefault(bool(extra), paths) == paths
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_one_entity_type_decodes_like_brute_force(scheme, monkeypatch):
+    """With a single type, slot indices and padding cells of the O(L) steps coincide more easily."""
+    use_path(monkeypatch, "collapsed")
+    labels = labels_from_types(["PER"], scheme)
+    structure = TagStructure.from_labels(labels, scheme)
+    generator = torch.Generator().manual_seed(12)
+    cases = (
+        [torch.tensor([[-5.0, 0.0, -5.0, -5.0, -3.0], [0.0, -5.0, -5.0, -1.0, -5.0]])]
+        if len(labels) == 5
+        else []
+    )
+    cases += [torch.randn(n, len(labels), generator=generator) * 3 for n in (1, 2, 3, 4) * 6]
+    for scores in cases:
+        best, _ = brute_force(labels, scheme, scores)
+        assert viterbi_decode_batch(scores.unsqueeze(0), structure)[0] == best
+
+
+def test_decode_blocks_hold_as_many_sentences_as_the_bounds_allow(monkeypatch):
+    use_path(monkeypatch, "collapsed")
+    shapes = []
+    original = decoding.pad_sentences
+
+    def pad(block, num_labels=None):
+        padded = original(block, num_labels)
+        shapes.append(tuple(padded[0].shape))
+        return padded
+
+    monkeypatch.setattr(decoding, "pad_sentences", pad)
+    labels = ["O", "B-PER", "I-PER"]
+    generator = torch.Generator().manual_seed(13)
+    sentences = [torch.randn(n, 3, generator=generator).log_softmax(-1) for n in (10, 1, 12, 3, 2)]
+    expected = [viterbi_decode(s, labels) for s in sentences]
+    monkeypatch.setattr(decoding, "_DECODE_BATCH", 2)
+    monkeypatch.setattr(decoding, "_DECODE_CELLS", 30)  # one sentence of 10 tokens over 3 labels
+    assert decoding.viterbi_decode_sentences(sentences, TagStructure.from_labels(labels)) == expected
+    # by length: 1 and 2 together (2 x 2 x 3 = 12 cells), 3 alone (3 and 10 would take 60), 10, and 12 alone
+    # (36: a sentence larger than the bound is decoded by itself)
+    assert shapes == [(2, 2, 3), (1, 3, 3), (1, 10, 3), (1, 12, 3)]
+    shapes.clear()
+    monkeypatch.setattr(decoding, "_DECODE_BATCH", 64)
+    monkeypatch.setattr(decoding, "_DECODE_CELLS", 2)  # two one-token sentences over one label
+    assert (
+        decoding.viterbi_decode_sentences([torch.zeros(1, 1)] * 3, TagStructure.from_labels(["O"]))
+        == [[0]] * 3
+    )
+    assert shapes == [(2, 1, 1), (1, 1, 1)]
+
+
+def test_the_programme_runs_only_where_the_shortcut_cannot_decide(monkeypatch):
+    labels = ["O", "B-PER", "I-PER"]
+    structure = TagStructure.from_labels(labels)
+    sentences = [torch.tensor([[0.0, -9.0, -9.0]] * n) for n in (2, 3)]  # every argmax O: an allowed path
+    scores, mask = pad_sentences(sentences)
+    rows = []
+    programme = decoding._viterbi_rows
+    monkeypatch.setattr(decoding, "_viterbi_rows", lambda *a: rows.append(a[0].shape[0]) or programme(*a))
+    for path, programme_rows in (("shortcut", []), ("collapsed", [2])):
+        use_path(monkeypatch, path)
+        for decode in (
+            lambda: viterbi_decode_batch(scores, structure, mask),
+            lambda: decoding.viterbi_decode_sentences(sentences, structure),
+        ):
+            rows.clear()
+            assert decode() == [[0, 0], [0, 0, 0]]
+            assert rows == programme_rows, path
+
+
+def test_decode_sentences_edge_cases():
+    structure = TagStructure.from_labels(["O", "B-PER", "I-PER"])
+    assert decoding.viterbi_decode_sentences([], structure) == []
+    padded, mask = pad_sentences([], num_labels=3)
+    assert padded.shape == (0, 0, 3) and mask.shape == (0, 0)
+    with pytest.raises(ValueError) as info:
+        decoding.viterbi_decode_sentences([torch.zeros(2, 3), torch.full((1, 3), float("nan"))], structure)
+    assert str(info.value) == "scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)"
+
+
+def test_an_empty_label_set():
+    empty = TagStructure.from_labels([])
+    assert empty.num_labels == 0 and empty.num_types == 0
+    assert [tuple(m.shape) for m in allowed_transitions([])] == [(0, 0), (0,), (0,)]
+    with pytest.raises(ValueError) as info:
+        viterbi_decode_batch(torch.zeros(1, 2, 0), empty)
+    assert str(info.value) == (
+        "the label set is empty; decode over at least one label, e.g. ['O', 'B-PER', 'I-PER']"
+    )
+
+
+def test_from_labels_errors_name_the_value():
+    with pytest.raises(ValueError) as info:
+        TagStructure.from_labels("O B-PER")
+    assert str(info.value) == (
+        "labels must be a list of label names, got the string 'O B-PER'; e.g. ['O', 'B-PER']"
+    )
+    # an unhashable label cannot be cached; the structure is built directly and names it
+    with pytest.raises(InvalidTagError, match=r"invalid tag \['B-PER'\]"):
+        TagStructure.from_labels(["O", ["B-PER"]], "IOB2")
+    for labels in (["O", "B-PER"], ["O", ["B-PER"]]):  # both ways check the scheme first
+        with pytest.raises(SchemeError, match="unknown tag scheme 'IOB3'"):
+            TagStructure.from_labels(labels, "IOB3")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_same_type_moves_never_touch_o(scheme):
+    """`TagStructure.allowed[..., 1]` is "same entity type": ``O`` has none, so no such move reaches or leaves it."""
+    allowed = TagStructure.from_labels(labels_from_types(["PER"], scheme), scheme).allowed
+    assert not allowed[0, :, 1].any() and not allowed[:, 0, 1].any()
+    assert allowed[0, 0, 0]  # O after O: allowed in every scheme
