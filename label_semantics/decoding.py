@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 _VERY_NEGATIVE = -1e30  # -inf scores are clamped here so that only forbidden transitions are -inf
 # A dense [B, L, L] step takes two tensor calls, the O(L) collapsed one about fifteen: below this many
-# B * L * L cells the dense one is faster (measured: L up to ~250 alone, ~45 in batches of 32).
+# B * L * L cells (inclusive) the dense one is faster (measured: L up to ~250 alone, ~45 in batches of 32).
 _DENSE_MAX_CELLS = 65536
 # Without learned transitions, sentences whose per-token argmax the scheme allows skip the programme
 # (`_valid_argmax`); the tests switch this off to check the programme alone.

@@ -59,7 +59,7 @@ def normalize_scheme(scheme: str) -> str:
     Raises:
         `SchemeError`: the name is none of the above.
     """
-    name = scheme.upper() if isinstance(scheme, str) else scheme
+    name = scheme.upper() if isinstance(scheme, str) else None  # a list or another object is no scheme name
     name = _SCHEME_ALIASES.get(name, name)
     if name not in SCHEMES:
         raise SchemeError(

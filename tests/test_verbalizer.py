@@ -70,6 +70,15 @@ def test_normalize_scheme(name, canonical):
     assert normalize_scheme(name) == canonical
 
 
+@pytest.mark.parametrize("value", [["IOB2"], {"IOB2"}, 2])
+def test_normalize_scheme_names_a_value_that_is_no_name(value):
+    """A list (or any non-string) was a bare TypeError: unhashable type; now the scheme error naming it."""
+    with pytest.raises(
+        SchemeError, match=rf"unknown tag scheme {re.escape(repr(value))}; use one of IO, IOB1"
+    ):
+        normalize_scheme(value)
+
+
 def test_normalize_scheme_rejects_unknown_names():
     with pytest.raises(SchemeError, match=r"'BIO2'.*IOB2"):
         normalize_scheme("BIO2")
