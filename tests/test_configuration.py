@@ -108,7 +108,7 @@ def test_label_semantics_defaults():
     assert (config.label_pooling, config.crf, config.crf_loss, config.outside_description) == (
         "cls",
         False,
-        "nll",
+        "nll+ce",
         "other",
     )
     assert config.classifier_dropout == 0.1 and config.tag_scheme is None and config.data_scheme is None
