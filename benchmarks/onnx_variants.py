@@ -28,7 +28,7 @@ def main() -> None:
     from speed import CHECKPOINT, load_sentences
 
     from label_semantics import LabelSemanticsForTokenClassification
-    from label_semantics.onnx_backend import _export, _TextGraph, _dummy_inputs, _limit, _quantize
+    from label_semantics.onnx_backend import _dummy_inputs, _export, _limit, _quantize, _TextGraph
 
     torch.set_num_threads(2)
     words, _ = load_sentences(500)
