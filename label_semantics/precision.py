@@ -38,7 +38,7 @@ def native_bfloat16(device: torch.device | str = "cpu") -> bool:
 def resolve_dtype(dtype, device: torch.device | str = "cpu") -> torch.dtype | None:
     """The `torch.dtype` named by `dtype` (`"bfloat16"`, `"bf16"`, `torch.bfloat16`, ...); `None` stays `None`
     (the model's own precision). `"auto"` is bfloat16 where `device` runs it natively ([`native_bfloat16`]) and
-    `None` elsewhere: on this project's CPU (AMX) bfloat16 `predict()` ran 2.56x float32 at CoNLL-2003 test F1
+    `None` elsewhere: on this project's CPU (AMX) bfloat16 `predict()` ran 2.45x float32 at CoNLL-2003 test F1
     84.45 against 84.49 (BENCHMARKS.md, inference speed).
 
     Raises:
