@@ -178,18 +178,24 @@ def table_ner(args, dual, words, tags, workdir: Path) -> dict:
         workdir / "onnx", file_name="model_qint8.onnx"
     )
     texts = [" ".join(w) for w in words]
+    size = args.batch_size
     auto_batches, dual_batches = (
-        forward_batches(auto_tokenizer, words),
-        forward_batches(dual.tokenizer, words),
+        forward_batches(auto_tokenizer, words, size),
+        forward_batches(dual.tokenizer, words, size),
     )
     few = texts[:16]
     predicts = {
-        "predict() fp32, Viterbi": lambda t: dual.predict(t, batch_size=64),
-        "predict() fp32, argmax": lambda t: dual.predict(t, batch_size=64, viterbi=False),
-        "predict() bf16, Viterbi": lambda t: dual.predict(t, batch_size=64, dtype="bfloat16"),
-        "predict() ONNX fp32, Viterbi": lambda t: onnx.predict(t, batch_size=64),
-        "predict() ONNX int8, Viterbi": lambda t: int8.predict(t, batch_size=64),
+        "predict() fp32, Viterbi": lambda t: dual.predict(t, batch_size=size),
+        "predict() fp32, argmax": lambda t: dual.predict(t, batch_size=size, viterbi=False),
+        "predict() bf16, Viterbi": lambda t: dual.predict(t, batch_size=size, dtype="bfloat16"),
+        "predict() ONNX fp32, Viterbi": lambda t: onnx.predict(t, batch_size=size),
+        "predict() ONNX int8, Viterbi": lambda t: int8.predict(t, batch_size=size),
     }
+    for other in (8, 16, 64):  # predict()'s own batch size, swept like the pipeline's
+        if other != size:
+            predicts[f"predict() fp32, Viterbi, batch_size={other}"] = lambda t, b=other: dual.predict(
+                t, batch_size=b
+            )
     runs = {
         f"stock pipeline, batch_size={b}": (lambda b=b: list(tagger(texts, batch_size=b)))
         for b in (1, 8, 32, 64)
@@ -215,6 +221,7 @@ def table_ner(args, dual, words, tags, workdir: Path) -> dict:
     return {
         "sentences": len(words),
         "words": sum(len(w) for w in words),
+        "batch_size": size,
         "seconds": best,
         "f1": f1,
         "f1_sentences": len(f1_words),
@@ -237,12 +244,12 @@ def table_types(args, dual, words) -> dict:
             logger.info("%d types: %d labels", n, len(dual.labels))
             runs = {
                 f"{n} types, {decoder}": (
-                    lambda v=decoder == "Viterbi": dual.predict(texts, batch_size=64, viterbi=v)
+                    lambda v=decoder == "Viterbi": dual.predict(texts, batch_size=args.batch_size, viterbi=v)
                 )
                 for decoder in ("Viterbi", "argmax")
             }
             scores = score_words(
-                dual, words, batch_size=64
+                dual, words, batch_size=args.batch_size
             )  # also encodes the labels once, outside the timing
             for viterbi, decoder in ((True, "Viterbi"), (False, "argmax")):
                 runs[f"{n} types, decoding only, {decoder}"] = lambda v=viterbi, s=scores: decode_tags(
@@ -311,10 +318,10 @@ def table_label_token(args) -> dict:
 def table_profile(args, dual, words) -> dict:
     """cProfile of predict() (fp32, Viterbi), grouped by what the time is spent on."""
     texts = [" ".join(w) for w in words]
-    dual.predict(texts[:8], batch_size=64)  # label vectors cached, as in any later call
+    dual.predict(texts[:8], batch_size=args.batch_size)  # label vectors cached, as in any later call
     profiler = cProfile.Profile()
     profiler.enable()
-    dual.predict(texts, batch_size=64)
+    dual.predict(texts, batch_size=args.batch_size)
     profiler.disable()
     stats = pstats.Stats(profiler)
     cumulative: dict[str, float] = {}
@@ -457,7 +464,8 @@ def report(results: dict, command: str) -> list[str]:
         lines += [
             "",
             f"**NER** ({n} CoNLL-2003 test sentences, {ner['words']} words; the stock pipeline and "
-            "`AutoModelForTokenClassification` are the MiniLM backbone with a 9-label head)",
+            "`AutoModelForTokenClassification` are the MiniLM backbone with a 9-label head; `predict()` and the "
+            f"forward passes at batch_size={ner.get('batch_size', 64)} unless a row says otherwise)",
             "",
             "| contender | sentences/s | × best stock pipeline |",
             "|---|---|---|",
@@ -606,6 +614,13 @@ def main(argv: list[str] | None = None) -> None:
         "--f1-sentences", type=int, help="sentences F1 is measured on (default 0 = all; quick 16)"
     )
     parser.add_argument("--types", type=int, nargs="+", default=[10, 100, 1000], help="entity type counts")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="batch size of predict() and of the timed forward passes (default 32, predict()'s own default; "
+        "predict() fp32 is also timed at 8, 16 and 64)",
+    )
     parser.add_argument(
         "--classification-texts", type=int, help="texts per label set (default 500; quick 16)"
     )
