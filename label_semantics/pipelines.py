@@ -121,7 +121,8 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
     the model's weights are shared, not copied, and the model the user holds keeps its own labels. The label
     vectors of a label set are encoded once and reused until the weights change.
 
-    Every option of the stock pipeline works as usual (`aggregation_strategy`, `stride`, `ignore_labels`, ...);
+    The model may also be the ONNX Runtime one, `LabelSemanticsForTokenClassification.from_pretrained(path,
+    backend="onnx")`, labels at call time included. Every option of the stock pipeline works as usual (`aggregation_strategy`, `stride`, `ignore_labels`, ...);
     `aggregation_strategy` defaults to `"first"` (the model is trained on each word's first sub-token), so the
     output is entities and `stride` works out of the box. With `labels`, entity groups are named as the user wrote
     the types.
@@ -144,6 +145,12 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
     def __init__(self, *args, aggregation_strategy="first", **kwargs):
         self._label_sets: OrderedDict[tuple, _LabelSet] = OrderedDict()
         super().__init__(*args, aggregation_strategy=aggregation_strategy, **kwargs)
+
+    def check_model_type(self, supported_models):
+        # the ONNX Runtime model (`from_pretrained(path, backend="onnx")`) keeps the forward contract of the torch one
+        if type(self.model).__name__ == "ORTLabelSemanticsForTokenClassification":
+            return
+        super().check_model_type(supported_models)
 
     def _sanitize_parameters(self, labels=None, descriptions=None, **kwargs):
         preprocess_params, forward_params, postprocess_params = super()._sanitize_parameters(**kwargs)

@@ -189,3 +189,27 @@ def test_learned_crf_transitions_travel_with_the_export(_tiny_encoder_dir, tmp_p
     assert spans(onnx_model.predict(TEXTS)) == expected
     onnx_model.crf = None  # the test can fail: without the transitions the tags differ
     assert spans(onnx_model.predict(TEXTS)) != expected
+
+
+def test_the_ner_pipeline_runs_the_onnx_model(exported, caplog):
+    """`pipeline("label-semantics-ner", model=<the ONNX Runtime model>)`: the torch pipeline's entities, with the
+    model's labels and with labels given at call time, and no "not supported" complaint from transformers."""
+    import logging
+
+    from transformers import pipeline
+
+    model, folder = exported
+    onnx_model = LabelSemanticsForTokenClassification.from_pretrained(folder, backend="onnx")
+    with caplog.at_level(logging.ERROR):
+        fast = pipeline("label-semantics-ner", model=onnx_model, tokenizer=model.tokenizer)
+    assert "not supported" not in caplog.text
+    slow = pipeline("label-semantics-ner", model=model, tokenizer=model.tokenizer)
+
+    def groups(results):
+        return [[(e["entity_group"], e["start"], e["end"]) for e in r] for r in results]
+
+    for options in ({}, {"labels": ["LOC"]}):
+        expected, got = slow(TEXTS, **options), fast(TEXTS, **options)
+        assert sum(len(r) for r in expected) > 2 and groups(got) == groups(expected)
+        for theirs, ours in zip(expected, got, strict=True):
+            assert [e["score"] for e in ours] == pytest.approx([e["score"] for e in theirs], abs=1e-4)
