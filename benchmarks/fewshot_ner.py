@@ -125,7 +125,7 @@ def with_crf(model, scheme: str, crf_loss: str, state: dict | None = None):
     on a model with a new head. `decode_tags` decodes with them (it reads ``model.crf``).
     """
     from label_semantics.crf import CollapsedCRF, pack_positions
-    from label_semantics.decoding import TagStructure
+    from label_semantics.tag_structure import TagStructure
 
     model.crf = CollapsedCRF(scheme)
     if state:

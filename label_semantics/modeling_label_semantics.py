@@ -16,7 +16,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 
 from .configuration_label_semantics import LabelSemanticsConfig
 from .crf import CollapsedCRF, check_scheme, pack_positions
-from .decoding import TagStructure, scheme_from_labels
+from .tag_structure import TagStructure, scheme_from_labels
 from .verbalizer import entity_types, labels_from_types, normalize_scheme, split_tag, verbalize
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .decoding import TagStructure, tags_to_spans, viterbi_decode_sentences
+from .decoding import tags_to_spans, viterbi_decode_sentences
 from .precision import resolve_dtype, scoring_function
+from .tag_structure import TagStructure
 from .verbalizer import spans_to_tags
 
 _FALLBACK_WORD = re.compile(r"\w+|[^\w\s]")

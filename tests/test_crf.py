@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from label_semantics import crf as crf_module
-from label_semantics import decoding
+from label_semantics import decoding, tag_structure
 from label_semantics.crf import CollapsedCRF, check_scheme, pack_positions
 from label_semantics.decoding import TagStructure, viterbi_decode, viterbi_decode_batch
 from label_semantics.verbalizer import SchemeError, is_valid_sequence, labels_from_types
@@ -23,7 +23,7 @@ CLASS = {"O": 0, "B": 1, "I": 2, "E": 3, "S": 4, "L": 3, "U": 4}
 def _fresh_structure_cache():
     """Every test builds its `TagStructure`s anew: one cached by an earlier test would hide a change to how a
     structure is built (mutation testing forks every run from a process whose cache is already full)."""
-    decoding._cached_structure.cache_clear()
+    tag_structure._cached_structure.cache_clear()
     yield
 
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from label_semantics import decoding
+from label_semantics import decoding, tag_structure
 from label_semantics.decoding import (
     TagStructure,
     allowed_transitions,
@@ -34,7 +34,7 @@ TYPES = ["PER", "LOC"]
 def _fresh_structure_cache():
     """Every test builds its `TagStructure`s anew: one cached by an earlier test would hide a change to how a
     structure is built (mutation testing forks every run from a process whose cache is already full)."""
-    decoding._cached_structure.cache_clear()
+    tag_structure._cached_structure.cache_clear()
     yield
 
 
@@ -389,8 +389,8 @@ def test_structure_is_cached_and_built_in_linear_time(monkeypatch):
     assert first.scheme == "BIOES" and first.num_types == 300 and first.num_labels == 1201
     assert first.candidate_cells.shape == (5, 1201)
     calls = []
-    original = decoding.is_valid_transition
-    monkeypatch.setattr(decoding, "is_valid_transition", lambda *a: calls.append(a) or original(*a))
+    original = tag_structure.is_valid_transition
+    monkeypatch.setattr(tag_structure, "is_valid_transition", lambda *a: calls.append(a) or original(*a))
     fresh = labels_from_types([f"U{i}" for i in range(300)], "BIOES")
     viterbi_decode(torch.randn(30, len(fresh)).log_softmax(-1), fresh)
     assert len(calls) <= len(fresh) + 100  # one check per label plus the abstract rules, not L * L

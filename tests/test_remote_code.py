@@ -35,6 +35,7 @@ DUAL_TOWER_CODE = {
     "verbalizer.py",
     "label_descriptions.py",
     "decoding.py",
+    "tag_structure.py",
     "crf.py",
     "prediction.py",
     "precision.py",
