@@ -334,6 +334,11 @@ def viterbi_decode_batch(
     return _decode_padded(scores, structure, mask, given, _ARGMAX_SHORTCUT, None)
 
 
+def _check_no_nan(scores: Tensor) -> None:
+    if torch.isnan(scores).any():
+        raise ValueError("scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)")
+
+
 def _decode_padded(
     scores: Tensor,
     structure: TagStructure,
@@ -341,10 +346,12 @@ def _decode_padded(
     given: dict,
     shortcut: bool,
     names: Sequence[int] | None,
+    check_nan: bool = True,
 ) -> list[list[int]]:
-    """`viterbi_decode_batch` after the shape checks; ``names`` are the sentences' numbers for the error."""
-    if torch.isnan(scores).any():
-        raise ValueError("scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)")
+    """`viterbi_decode_batch` after the shape checks; ``names`` are the sentences' numbers for the error,
+    ``check_nan=False`` where the caller has checked the scores already."""
+    if check_nan:
+        _check_no_nan(scores)
     batch, length, size = scores.shape
     if length == 0 or batch == 0:
         return [[] for _ in range(batch)]
@@ -408,16 +415,12 @@ def viterbi_decode_sentences(
         for block in _length_blocks(scores, order, structure.num_labels):
             padded, mask = pad_sentences([scores[i] for i in block], structure.num_labels)
             mask = _check_batch(padded, structure, mask)
-            if not settle:
-                for i, ids in zip(
-                    block, _decode_padded(padded, structure, mask, given, False, block), strict=True
-                ):
+            if not settle:  # after a settling pass, these scores were checked for NaN there
+                decoded = _decode_padded(padded, structure, mask, given, False, block, check_nan=not shortcut)
+                for i, ids in zip(block, decoded, strict=True):
                     out[i] = ids
                 continue
-            if torch.isnan(padded).any():
-                raise ValueError(
-                    "scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)"
-                )
+            _check_no_nan(padded)
             solved, ids = _valid_argmax(
                 padded.float().clamp(min=_VERY_NEGATIVE), mask, structure.to(padded.device)
             )
@@ -595,6 +598,4 @@ def viterbi_decode(scores: Tensor, labels: Sequence[str], scheme: str | None = N
     _check_scores(scores, labels)
     if scores.shape[0] == 0:
         return []
-    if torch.isnan(scores).any():
-        raise ValueError("scores hold NaN; decode finite log-probabilities, e.g. logits.log_softmax(-1)")
     return viterbi_decode_batch(scores.unsqueeze(0), TagStructure.from_labels(labels, scheme))[0]

@@ -446,6 +446,20 @@ def test_argmax_shortcut_equals_the_programme_and_skips_only_allowed_sentences(s
         assert decoded_rows == by_length
 
 
+def record_padded_shapes(monkeypatch) -> list[tuple[int, int, int]]:
+    """The ``[B, T, L]`` shape of every block `decoding.pad_sentences` pads from now on, in order."""
+    shapes = []
+    original = decoding.pad_sentences
+
+    def pad(block, num_labels=None):
+        padded = original(block, num_labels)
+        shapes.append(tuple(padded[0].shape))
+        return padded
+
+    monkeypatch.setattr(decoding, "pad_sentences", pad)
+    return shapes
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_decode_sentences_blocks_and_names_the_sentence(path, monkeypatch):
     use_path(monkeypatch, path)
@@ -457,15 +471,7 @@ def test_decode_sentences_blocks_and_names_the_sentence(path, monkeypatch):
         None if n is None else torch.randn(n, len(labels), generator=generator).log_softmax(-1)
         for n in (3, None, 9, 0, 1, 5, 9, 2, 7, 4)
     ]
-    shapes = []
-    original = decoding.pad_sentences
-
-    def pad(block, num_labels=None):
-        padded = original(block, num_labels)
-        shapes.append(tuple(padded[0].shape))
-        return padded
-
-    monkeypatch.setattr(decoding, "pad_sentences", pad)
+    shapes = record_padded_shapes(monkeypatch)
     expected = [[] if s is None else viterbi_decode(s, labels) for s in sentences]
     shapes.clear()
     assert decoding.viterbi_decode_sentences(sentences, structure) == expected
@@ -822,15 +828,7 @@ def test_one_entity_type_decodes_like_brute_force(scheme, monkeypatch):
 
 def test_decode_blocks_hold_as_many_sentences_as_the_bounds_allow(monkeypatch):
     use_path(monkeypatch, "collapsed")
-    shapes = []
-    original = decoding.pad_sentences
-
-    def pad(block, num_labels=None):
-        padded = original(block, num_labels)
-        shapes.append(tuple(padded[0].shape))
-        return padded
-
-    monkeypatch.setattr(decoding, "pad_sentences", pad)
+    shapes = record_padded_shapes(monkeypatch)
     labels = ["O", "B-PER", "I-PER"]
     generator = torch.Generator().manual_seed(13)
     sentences = [torch.randn(n, 3, generator=generator).log_softmax(-1) for n in (10, 1, 12, 3, 2)]
