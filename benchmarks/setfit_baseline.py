@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     out = args.cache / "setfit" / "records.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     records = json.loads(out.read_text()) if out.exists() else []
-    done = {(r["dataset"], r["k"], r["seed"]) for r in records}
+    # a run is the same run only on the same test texts (the harness may write subsets of other sizes)
+    done = {(r["dataset"], r["k"], r["seed"], r["test_examples"]) for r in records}
     for dataset in args.datasets:
         path = args.cache / "support_sets" / f"{dataset}.json"
         if not path.exists():
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             k, seed = (int(part[1:] if part[0] == "k" else part[4:]) for part in key.split("_"))
             if k not in args.shots or (args.seeds is not None and seed not in args.seeds):
                 continue
-            if (dataset, k, seed) in done:
+            if (dataset, k, seed, len(payload["test"]["texts"])) in done:
                 logger.info("cached %s %s", dataset, key)
                 continue
             record = {

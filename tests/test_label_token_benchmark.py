@@ -228,3 +228,25 @@ def test_report_states_the_measured_machine_and_backbone(tiny_encoder_dir, tmp_p
     assert benchmark.load_lines(old) == [
         "- 1-minute load average before -> after each stage: throughput 0.50 -> 1.25, emotion not recorded"
     ]
+
+
+def test_multi_label_fewshot_scores_use_the_validation_threshold_and_count_one_label_set_as_collapse():
+    import numpy as np
+
+    benchmark = _benchmark()
+    targets = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
+    # sigmoid scores 0.2 for the gold label, 0.1 for the other: only thresholds in (0.1, 0.2] are right
+    logit = {0.2: math.log(0.2 / 0.8), 0.1: math.log(0.1 / 0.9)}
+    scores = np.array([[logit[0.2] if y else logit[0.1] for y in row] for row in targets])
+    data = {
+        "problem_type": "multi_label_classification",
+        "val": ([""] * 4, targets),
+        "test": ([""] * 4, targets),
+    }
+    scorer, metric = benchmark.fewshot_scores(data)
+    result = scorer({"val": scores, "test": scores})
+    assert metric == "micro_f1" and result["threshold"] in (0.15, 0.2)
+    assert result["micro_f1"] == 1.0 and result["at_0.5"]["micro_f1"] == 0.0
+    assert result["top_set_share"] == 0.5  # two label sets, two texts each
+    same = benchmark.multi_label_scores(np.zeros((4, 2)) + 3.0, targets)  # every text: both labels
+    assert same["top_set_share"] == 1.0
