@@ -495,6 +495,7 @@ ROW_NAMES = {
     "standard": "AutoModelForSequenceClassification",
     "zero-shot": "LabelToken, default, untrained (zero-shot, k=0)",
     "setfit": "SetFit, default recipe (setfit 1.2.0)",
+    "setfit-tuned": "SetFit, body learning rate chosen on validation (setfit 1.2.0)",
 }
 FEWSHOT_DATASETS = ("emotion", "sst5", "goemotions")
 
@@ -685,7 +686,11 @@ def stage_fewshot(args) -> dict:
     if setfit.exists():  # written by benchmarks/setfit_baseline.py from the same support sets
         wanted = set(args.fewshot_datasets)
         runs += [
-            {**r, "row": "setfit", "selected": True}
+            {
+                **r,
+                "row": "setfit" if r.get("variant", "default") == "default" else "setfit-tuned",
+                "selected": r.get("selected", True),
+            }
             for r in json.loads(setfit.read_text())
             if r["dataset"] in wanted
             and r["k"] in args.shots
@@ -842,7 +847,7 @@ def render_fewshot(r: dict) -> list[str]:
         f"written to `benchmarks/cache/label_token_classifier/support_sets/` for the SetFit script); "
         f"{r['steps']} optimizer steps of batch {r['batch_size']}. Each trained row's learning rate is chosen per "
         f"data set and k among {r['lrs']} by the validation metric on seed 0's support set; every seed is then "
-        "trained at that rate. SetFit runs its documented defaults (no rate chosen). Mean ± standard deviation "
+        "trained at that rate. SetFit runs its documented defaults (no rate chosen); its tuned row chooses the body learning rate the same way (benchmarks/setfit_baseline.py --body-lrs). Mean ± standard deviation "
         "over seeds, in %; collapsed: runs giving over 90% of the test texts one class (GoEmotions: one label set, "
         "at the threshold chosen on validation); GoEmotions scores use one threshold for all labels, chosen from 0.05 to "
         "0.95 for micro-F1 on the validation texts; seconds: training time per "
@@ -889,7 +894,10 @@ def render_fewshot(r: dict) -> list[str]:
         sweeps = [
             run
             for run in r["runs"]
-            if run["dataset"] == dataset and run["seed"] == 0 and run["k"] > 0 and run["row"] in FEWSHOT_ROWS
+            if run["dataset"] == dataset
+            and run["seed"] == 0
+            and run["k"] > 0
+            and (run["row"] in FEWSHOT_ROWS or run["row"] == "setfit-tuned")
         ]
         cells = {(run["k"], run["row"]) for run in sweeps}
         if any(len({run["lr"] for run in sweeps if (run["k"], run["row"]) == cell}) > 1 for cell in cells):

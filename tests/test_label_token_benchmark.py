@@ -154,6 +154,18 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
         }
         for s, n in ((0, 10), (1, 10), (2, 7))  # the last was scored on another test set: left out
     ]
+    # the tuned variant: rate 1e-5 chosen on seed 0, 3e-5 tried there and not chosen
+    for seed, lr, selected in ((0, 1e-5, True), (0, 3e-5, False), (1, 1e-5, True)):
+        setfit.append(
+            {
+                **setfit[0],
+                "seed": seed,
+                "variant": "tuned",
+                "lr": lr,
+                "selected": selected,
+                "val": {"accuracy": 0.1},
+            }
+        )
     for record in setfit:
         record.update(accuracy=0.5, macro_f1=0.4, top_class_share=0.3, inference_examples_per_s=10.0)
         record["train"] = {"seconds": 1.0}
@@ -166,6 +178,14 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
     assert (
         "| SetFit, default recipe (setfit 1.2.0) | 2 | 2 | 50.0 ± 0.0 | 40.0 ± 0.0 | 0 / 2 | 1 | 10 | – "
         "| 0: 50.0/40.0, 1: 50.0/40.0 |" in report
+    )
+    assert (
+        "| SetFit, body learning rate chosen on validation (setfit 1.2.0) | 2 | 2 | 50.0 ± 0.0 | 40.0 ± 0.0 | 0 / 2 "
+        "| 1 | 10 | 1e-05 | 0: 50.0/40.0, 1: 50.0/40.0 |" in report
+    )
+    assert (
+        "- SetFit, body learning rate chosen on validation (setfit 1.2.0), k=2, lr 3e-05: 10.0 / 50.0"
+        in report
     )
 
 
