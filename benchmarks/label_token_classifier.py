@@ -190,37 +190,71 @@ def batches(tokenizer, texts, index_batches, max_length):
         yield ids, dict(encoded)
 
 
-def train(model, tokenizer, texts, targets, *, steps, batch_size, lr, seed, max_length) -> dict:
+def label_warmup_optimizer(model, lr: float) -> torch.optim.Optimizer:
+    """The optimizer of the label warm-up phase: the label tokens' embedding rows (a gradient hook zeroes the other
+    rows' gradients) and the head (every parameter outside the encoder), at `lr`; the encoder stays as it is."""
+    weight = model.encoder.get_input_embeddings().weight
+    rows = torch.zeros(weight.shape[0], 1)
+    rows[model.config.label_token_ids] = 1.0
+    model._label_rows_hook = weight.register_hook(lambda grad: grad * rows)
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    return torch.optim.AdamW([weight, *head], lr=lr, weight_decay=0.0)
+
+
+def train(
+    model, tokenizer, texts, targets, *, steps, batch_size, lr, seed, max_length, label_warmup: int = 0
+) -> dict:
     """Plain AdamW with linear warm-up (10%) and decay; `steps` optimizer steps over seeded shuffles, batches
-    grouped by length."""
+    grouped by length. With `label_warmup` > 0 (label-token model), that many steps first train only the label
+    tokens' embeddings and the head at 10 × `lr`, constant (`label_warmup_optimizer`); then the `steps` as above."""
     rng = random.Random(seed)
+    phases = []
+    if label_warmup:
+        phases.append((label_warmup_optimizer(model, 10 * lr), None, label_warmup))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
+    phases.append((optimizer, get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps), steps))
     model.train()
-    done, seen, losses = 0, 0, []
+    seen, losses = 0, []
     start = time.perf_counter()
-    while done < steps:
-        for ids, batch in batches(tokenizer, texts, grouped_batches(texts, batch_size, rng), max_length):
-            labels = torch.tensor([targets[i] for i in ids])
-            loss = model(**batch, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
-            done += 1
-            seen += len(ids)
-            if done == steps:
-                break
+    for optimizer, schedule, budget in phases:
+        seen += _steps(
+            model, tokenizer, texts, targets, optimizer, schedule, budget, batch_size, rng, max_length, losses
+        )
+        if getattr(model, "_label_rows_hook", None) is not None:
+            model._label_rows_hook.remove()
+            model._label_rows_hook = None
     seconds = time.perf_counter() - start
     return {
-        "steps": steps,
+        "steps": steps + label_warmup,
         "examples": seen,
         "seconds": seconds,
         "examples_per_s": seen / seconds,
         "final_loss": statistics.mean(losses[-10:]),
     }
+
+
+def _steps(
+    model, tokenizer, texts, targets, optimizer, schedule, steps, batch_size, rng, max_length, losses
+) -> int:
+    """`steps` optimizer steps of `optimizer` (and `schedule`, if any); returns the examples seen."""
+    done, seen = 0, 0
+    while done < steps:
+        for ids, batch in batches(tokenizer, texts, grouped_batches(texts, batch_size, rng), max_length):
+            labels = torch.tensor([targets[i] for i in ids])
+            loss = model(**batch, labels=labels).loss
+            loss.backward()
+            # clipped over what this optimizer steps; the model's other gradients are dropped (the warm-up phase)
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], 1.0)
+            optimizer.step()
+            if schedule is not None:
+                schedule.step()
+            model.zero_grad()
+            losses.append(loss.item())
+            done += 1
+            seen += len(ids)
+            if done == steps:
+                break
+    return seen
 
 
 @torch.no_grad()
@@ -276,6 +310,7 @@ def run_one(
     seed,
     bias_init: str = "zero",
     design: dict | None = None,
+    label_warmup: int = 0,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Train one model and return its record and its logits on each text list of `evaluations` (e.g. "val",
     "test"); the inference speed is measured on the last one."""
@@ -295,6 +330,7 @@ def run_one(
             lr=lr,
             seed=seed,
             max_length=args.max_length,
+            label_warmup=label_warmup,
         )
     logits = {}
     for split, texts in evaluations.items():
@@ -484,6 +520,9 @@ FEWSHOT_ROWS: dict[str, dict] = {
         "design": {"label_attention": "shared", "label_head": "description"},
     },
     "label-smoothing-0.1": {"kind": "label-token", "design": {"label_smoothing": 0.1}},
+    # the lead "learning rate and warm-up of the new embeddings versus the encoder": 20 steps of only the label
+    # tokens and the head at 10x the rate, then the usual steps
+    "label-warmup-20": {"kind": "label-token", "design": {}, "label_warmup": 20},
     "standard": {"kind": "standard", "design": None},
 }
 ROW_NAMES = {
@@ -492,6 +531,7 @@ ROW_NAMES = {
     "isolated-linear": "LabelToken, isolated attention, linear head",
     "shared-description": "LabelToken, shared attention, description head",
     "label-smoothing-0.1": "LabelToken, default + label smoothing 0.1",
+    "label-warmup-20": "LabelToken, default + 20 steps of label tokens and head alone at 10x lr",
     "standard": "AutoModelForSequenceClassification",
     "zero-shot": "LabelToken, default, untrained (zero-shot, k=0)",
     "setfit": "SetFit, default recipe (setfit 1.2.0)",
@@ -619,6 +659,7 @@ def fewshot_run(args, context: dict, k: int, row: str, seed: int, lr: float, ind
         seed=seed,
         bias_init=bias,
         design=spec["design"],
+        label_warmup=spec.get("label_warmup", 0),
     )
     return {"dataset": context["dataset"], "k": k, "row": row, **record}
 

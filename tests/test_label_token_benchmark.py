@@ -270,3 +270,39 @@ def test_multi_label_fewshot_scores_use_the_validation_threshold_and_count_one_l
     assert result["top_set_share"] == 0.5  # two label sets, two texts each
     same = benchmark.multi_label_scores(np.zeros((4, 2)) + 3.0, targets)  # every text: both labels
     assert same["top_set_share"] == 1.0
+
+
+def test_label_warmup_moves_only_the_label_tokens_and_the_head(tiny_encoder_dir):
+    import torch
+
+    benchmark = _benchmark()
+    model, tokenizer = benchmark.build(
+        "label-token", str(tiny_encoder_dir), ["joy", "anger"], "single_label_classification", design={}
+    )
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    texts, targets = ["the movie was good", "the food was bad"] * 2, [0, 1] * 2
+    fit = benchmark.train(
+        model,
+        tokenizer,
+        texts,
+        targets,
+        steps=0,
+        batch_size=2,
+        lr=1e-3,
+        seed=0,
+        max_length=16,
+        label_warmup=3,
+    )
+    assert fit["steps"] == 3 and fit["examples"] == 6
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    embedding = "encoder.embeddings.word_embeddings.weight"
+    assert embedding in changed and "classifier.weight" in changed
+    assert all(not n.startswith("encoder.") for n in changed - {embedding})
+    rows = (model.encoder.get_input_embeddings().weight != before[embedding]).any(-1).nonzero().flatten()
+    assert sorted(rows.tolist()) == sorted(model.config.label_token_ids)
+    # the hook is gone: the main phase gets every embedding row's gradient again
+    weight = model.encoder.get_input_embeddings().weight
+    loss = model(**tokenizer(texts[:1], return_tensors="pt"), labels=torch.tensor([0])).loss
+    loss.backward()
+    word = tokenizer.convert_tokens_to_ids("movie")
+    assert weight.grad[word].abs().sum() > 0
