@@ -52,6 +52,18 @@ def _k_shot(k: int):
     return _argument("--k", k, (SamplingError,))
 
 
+class _Once(argparse.Action):
+    """A flag that takes one value: given twice, an error naming it (argparse would keep the last silently)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(
+                f"argument {option_string}: given twice ({getattr(namespace, self.dest)!r} and {values!r}); this "
+                f"command takes one {option_string}"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number, e.g. 5")
@@ -418,13 +430,50 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _train_sources(args, descriptions):
+    """`train` with several --data: their training splits (K-shot each with --k), merged by multi_source's rules."""
+    from .multi_source import Source, combine_sources
+    from .sampling import sample_support_set
+    from .verbalizer import detect_scheme
+
+    for flag, value in (("--labels", args.labels), ("--eval-split", args.eval_split)):
+        if value:
+            raise SystemExit(
+                f"error: {flag} does not go with several --data ({', '.join(args.data)}): "
+                + (
+                    "the label set is the union of the sources' types; leave --labels out"
+                    if flag == "--labels"
+                    else "evaluate each afterwards, e.g. label-semantics evaluate --model OUTPUT --data "
+                    f"{args.data[0]} --split {value}"
+                )
+            )
+    sources = []
+    for name in args.data:
+        train = _load_split(name, "train", "--data", args.tag_scheme)
+        if args.k:
+            with _k_shot(args.k):
+                train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
+        sources.append(Source(name, train, scheme=args.tag_scheme))
+    if args.model:
+        scheme = None  # the saved model's own
+    else:  # the sources' common scheme, else IOB2 (every other scheme converts to it without loss)
+        with _argument("--data", args.data):
+            kinds = {args.tag_scheme or detect_scheme(s.dataset["ner_tags"]) for s in sources}
+        scheme = kinds.pop() if len(kinds) == 1 else "IOB2"
+    with _argument("--data", args.data):
+        return combine_sources(sources, scheme=scheme or "IOB2", descriptions=descriptions), scheme
+
+
 def cmd_train(args) -> int:
-    from .model_card import CardData, card_data_for, hyperparameters_from_training_args
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
+    from .model_card import CardData, hyperparameters_from_training_args
     from .sampling import sample_support_set
     from .training import evaluate_ner, finetune
     from .verbalizer import detect_scheme, entity_types, labels_from_types
 
+    descriptions = dict(args.describe) if args.describe else None
+    if len(args.data) > 1:
+        return _train_several(args, descriptions)
+    args.data = args.data[0]
     data = _load_data(args.data, "--data", args.tag_scheme)
     if args.eval_split and Path(args.data).is_file():
         raise SystemExit(
@@ -437,38 +486,12 @@ def cmd_train(args) -> int:
             train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
     scheme = args.tag_scheme or detect_scheme(train["ner_tags"])
     labels = args.labels or labels_from_types(entity_types(t for s in train["ner_tags"] for t in s), scheme)
-    descriptions = dict(args.describe) if args.describe else None
-    source = None
-    if args.model:
-        if args.crf:
-            raise SystemExit(
-                f"error: --crf {args.crf}: a saved --model keeps the CRF it has (or has none); add one when "
-                f"starting from an encoder, e.g. label-semantics train --backbone PATH --crf {args.crf}"
-            )
-        model = _load_model(args.model, kinds=("label-semantics",))
-        source = card_data_for(model).dataset_name
-        with _argument("--labels", labels):
-            model.set_labels(labels, descriptions=descriptions, tag_scheme=scheme)
-    else:
-        backbone = args.backbone or default_backbone()
-        try:
-            model = LabelSemanticsForTokenClassification.from_encoder(
-                backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme, **_crf_options(args)
-            )
-        except FileNotFoundError as err:
-            raise SystemExit(f"error: --backbone {backbone!r}: {err}") from err
-        except ValueError as err:
-            raise SystemExit(f"error: --labels/--describe {labels}: {err}") from err
+    model, source = _train_model(args, labels, descriptions, scheme)
     trainer = finetune(
         model,
         train,
-        output_dir=args.output,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        seed=args.seed,
         scheme=scheme,
+        **_training_options(args),
     )
     metrics = (
         evaluate_ner(model, _split(data, args.data, args.eval_split, "--data")) if args.eval_split else {}
@@ -488,6 +511,72 @@ def cmd_train(args) -> int:
     print(f"Saved to {args.output} ({len(train)} training sentences, labels {labels})")
     if metrics:
         _print_metrics(metrics, args.eval_split)
+    return 0
+
+
+def _training_options(args) -> dict:
+    """The `finetune` options of `train`, the same with one --data or several."""
+    return {
+        "output_dir": args.output,
+        "epochs": args.epochs,
+        "max_steps": args.max_steps,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+    }
+
+
+def _train_model(args, labels, descriptions, scheme):
+    """The model `train` starts from (--model, or --backbone with --crf) with `labels`, and its source's name."""
+    from .model_card import card_data_for
+    from .modeling_label_semantics import LabelSemanticsForTokenClassification
+
+    if args.model:
+        if args.crf:
+            raise SystemExit(
+                f"error: --crf {args.crf}: a saved --model keeps the CRF it has (or has none); add one when "
+                f"starting from an encoder, e.g. label-semantics train --backbone PATH --crf {args.crf}"
+            )
+        model = _load_model(args.model, kinds=("label-semantics",))
+        with _argument("--labels", labels):
+            model.set_labels(labels, descriptions=descriptions, tag_scheme=scheme)
+        return model, card_data_for(model).dataset_name
+    backbone = args.backbone or default_backbone()
+    try:
+        model = LabelSemanticsForTokenClassification.from_encoder(
+            backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme, **_crf_options(args)
+        )
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: --backbone {backbone!r}: {err}") from err
+    except ValueError as err:
+        raise SystemExit(f"error: --labels/--describe {labels}: {err}") from err
+    return model, None
+
+
+def _train_several(args, descriptions) -> int:
+    """`train --data A --data B ...`: multi-source training of one model on the union of the label sets."""
+    from .model_card import CardData, hyperparameters_from_training_args
+    from .training import finetune
+
+    combined, scheme = _train_sources(args, descriptions)
+    model, source = _train_model(args, combined.labels, combined.descriptions, scheme or combined.scheme)
+    trainer = finetune(
+        model,
+        sources=combined,
+        **_training_options(args),
+    )
+    names = [_dataset(name)["name"] for name in args.data]
+    model.card_data = CardData(
+        dataset_name=" + ".join(names),
+        source_dataset_name=source,
+        k_shot=args.k,
+        support_size=len(combined) if args.k else None,
+        seed=args.seed,
+        hyperparameters=hyperparameters_from_training_args(trainer.args),
+    )
+    model.save_pretrained(args.output)
+    sizes = ", ".join(f"{name}: {len(rows)}" for name, rows in zip(combined.sources, combined.datasets))
+    print(f"Saved to {args.output} ({len(combined)} training sentences: {sizes}; labels {combined.labels})")
     return 0
 
 
@@ -549,16 +638,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--source",
+        action=_Once,
         help=f"source data: {data_help_short} (default: {SHARED_DATA / 'conll2003'} when present, else the "
         f"WNUT-17 sample shipped with the package)",
     )
     p.add_argument(
         "--target",
+        action=_Once,
         help=f"target data with train and test splits: {data_help_short} (default: {SHARED_DATA / 'wnut17'} "
         f"when present, else the CrossNER literature sample shipped with the package)",
     )
     p.add_argument(
-        "--target-test", help="test the model on this data instead of the target's test split (e.g. a file)"
+        "--target-test",
+        action=_Once,
+        help="test the model on this data instead of the target's test split (e.g. a file)",
     )
     p.add_argument("--source-scheme", type=_scheme, help="--source: " + SCHEME_HELP)
     p.add_argument("--target-scheme", type=_scheme, help="--target and --target-test: " + SCHEME_HELP)
@@ -599,7 +692,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(all of it, or a K-shot support set with --k), starting from an encoder (--backbone) or a saved model "
         "(--model, e.g. one pre-finetuned on a source data set). Saves the model with its card.",
     )
-    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help=data_help + "; repeat it to train one model on several data sets at once, each sentence scored "
+        "against its own data set's labels (types with one description are merged, see multi_source.py)",
+    )
     p.add_argument("--output", required=True, help="folder to save the model (and the Trainer's files) to")
     p.add_argument("--model", help="start from this saved label-semantics model (its labels are replaced)")
     p.add_argument("--backbone", help="start from this encoder when --model is not given (default: MiniLM)")
@@ -701,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
         "`label-semantics card --metrics` reads).",
     )
     p.add_argument("--model", required=True, help="a saved label-semantics NER model folder")
-    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--data", required=True, action=_Once, help=data_help)
     p.add_argument("--split", default="test", help="split to evaluate, e.g. dev (default: test)")
     p.add_argument(
         "--batch-size", type=_positive_int, default=64, help="windows per forward pass (default: 64)"
@@ -719,7 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dropped without one falling below K. Written as a column file (token TAB tag, blank line between "
         "sentences) that every command reads back.",
     )
-    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--data", required=True, action=_Once, help=data_help)
     p.add_argument("--split", default="train", help="split to sample from (default: train)")
     p.add_argument("--k", type=_positive_int, required=True, help="mentions per entity type, e.g. 5")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; one seed gives one set (default: 0)")

@@ -119,6 +119,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         share_towers: bool | None = None,
         label_pooling: str = "cls",
         outside_description: str = "other",
+        description_style: str = "names",
         tag_scheme: str | None = None,
         tokenizer=None,
         **config_kwargs,
@@ -136,6 +137,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             share_towers (`bool`, *optional*): one encoder for both towers (default) or two copies.
             label_pooling (`str`, *optional*, defaults to `"cls"`): `"cls"` or `"mean"`.
             outside_description (`str`, *optional*, defaults to `"other"`): the description of `O`.
+            description_style (`str`, *optional*, defaults to `"names"`): how built-in types are described,
+                `"names"` (``"begin person"``) or `"definitions"` (``"begin person: a named person, real or
+                fictional"``); saved in the config (`LabelSemanticsConfig.description_style`).
             tag_scheme (`str`, *optional*): the scheme of `labels` (`"IO"`, `"IOB1"`, `"IOB2"`, `"BIOES"`); read off
                 the labels when not given (IOB2 for `B-`/`I-` labels: pass `"IOB1"` for IOB1 data). It becomes the
                 model's own scheme (`config.tag_scheme`), kept by later `set_labels` calls.
@@ -157,6 +161,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             share_towers=share_towers,
             label_pooling=label_pooling,
             outside_description=outside_description,
+            description_style=description_style,
             tag_scheme=tag_scheme,
             **config_kwargs,
         )
@@ -233,6 +238,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         descriptions: Mapping[str, str] | None = None,
         tokenizer=None,
         outside_description: str | None = None,
+        description_style: str | None = None,
         tag_scheme: str | None = None,
         model_scheme: str | None = None,
     ) -> None:
@@ -253,6 +259,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
                 model's scheme).
             tokenizer (*optional*): the label tower's tokenizer; defaults to the one the model holds.
             outside_description (`str`, *optional*): a new description of `O`.
+            description_style (`str`, *optional*): a new style of the built-in descriptions, `"names"` or
+                `"definitions"` (`config.description_style`, kept otherwise). A description, given or built in, is
+                read whole: one longer than the label tower's `max_position_embeddings` tokens is an error.
             tag_scheme (`str`, *optional*): the scheme of `labels`, `"IO"`, `"IOB1"`, `"IOB2"` or `"BIOES"`; read off
                 the labels when not given (a label set cannot tell IOB1 from IOB2: pass `"IOB1"` for IOB1 data).
             model_scheme (`str`, *optional*): the scheme the model scores in; defaults to the model's own
@@ -315,10 +324,12 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
                 "set_labels needs a tokenizer to encode the label descriptions: pass tokenizer=..., or build the "
                 "model with from_encoder / from_pretrained on a folder that holds one."
             )
-        if outside_description is not None:
-            self.config.outside_description = outside_description
-        texts = verbalize(labels, descriptions, outside=self.config.outside_description)
-        input_ids = [_encode_description(tokenizer, label, text) for label, text in zip(labels, texts)]
+        style = self.config.description_style if description_style is None else description_style
+        outside = self.config.outside_description if outside_description is None else outside_description
+        texts = verbalize(labels, descriptions, outside=outside, style=style)
+        tower = self.config.get_text_config() if self.config.share_towers else self.config.label_config
+        limit = getattr(tower, "max_position_embeddings", None)  # the ONNX model shares set_labels: no encoder
+        input_ids = [_encode_description(tokenizer, label, text, limit) for label, text in zip(labels, texts)]
         seen: dict[tuple[int, ...], str] = {}
         for label, text, ids in zip(labels, texts, input_ids):
             other = seen.setdefault(tuple(ids), label)
@@ -331,6 +342,8 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         self.config.id2label = dict(enumerate(labels))
         self.config.label2id = {label: i for i, label in enumerate(labels)}
         self.config.label_descriptions = texts
+        self.config.description_style = style
+        self.config.outside_description = outside
         self.config.label_input_ids = input_ids
         self.config.tag_scheme = own
         self.config.data_scheme = data_scheme
@@ -394,6 +407,7 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         description_input_ids: torch.Tensor | None = None,
         description_attention_mask: torch.Tensor | None = None,
         description_embeddings: torch.Tensor | None = None,
+        allowed_tags: torch.Tensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -408,6 +422,11 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
                 descriptions to score against instead of the model's own labels.
             description_embeddings (`torch.Tensor` of shape `(num_labels, hidden_size)`, *optional*): precomputed
                 label vectors (see [`encode_labels`]); they take precedence over `description_input_ids`.
+            allowed_tags (`torch.Tensor` of shape `(batch_size, num_labels)`, *optional*): 1 (or `True`) where a
+                sentence may take a label, 0 elsewhere: the labels of the sentence's own data set when one model
+                learns from several (see `label_semantics.multi_source`). A masked label's logit is the dtype's
+                lowest value, so it gets no probability in the softmax and no path in the CRF (which clamps it to
+                a finite floor: no NaN), and no gradient; a gold label the mask forbids is an error.
 
         The label-tower arguments avoid the word "label" on purpose: `Trainer` treats every `forward` argument whose
         name contains it as a label column.
@@ -434,6 +453,8 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             else:
                 description_embeddings = self.get_label_embeddings()
         logits = token_states @ description_embeddings.to(token_states.dtype).T
+        if allowed_tags is not None:
+            logits = mask_logits(logits, allowed_tags, labels)
 
         loss = None
         if labels is not None:
@@ -469,6 +490,49 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         from .prediction import predict_entities
 
         return predict_entities(self, inputs, **kwargs)
+
+
+def mask_logits(
+    logits: torch.Tensor, allowed_tags: torch.Tensor, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Give every label a sentence may not take the lowest logit of the dtype (no probability, no gradient).
+
+    Args:
+        logits (`torch.Tensor` of shape `(batch_size, sequence_length, num_labels)`).
+        allowed_tags (`torch.Tensor` of shape `(batch_size, num_labels)`): nonzero where the sentence may take the
+            label.
+        labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*): gold ids, -100 where
+            none; each must be allowed in its sentence.
+
+    Returns:
+        `torch.Tensor`: the masked logits, same shape.
+
+    Raises:
+        `ValueError`: the mask's shape does not match, a sentence allows no label, or a gold label is masked.
+    """
+    batch, _, num_labels = logits.shape
+    if allowed_tags.dim() != 2 or tuple(allowed_tags.shape) != (batch, num_labels):
+        raise ValueError(
+            f"allowed_tags has shape {tuple(allowed_tags.shape)}; it must be (batch_size, num_labels) = "
+            f"{(batch, num_labels)}, one row of 0/1 per sentence over the model's labels"
+        )
+    allowed = allowed_tags.to(device=logits.device, dtype=torch.bool)
+    if not allowed.any(dim=1).all():
+        row = int((~allowed.any(dim=1)).nonzero()[0, 0])
+        raise ValueError(
+            f"allowed_tags allows no label in sentence {row}; allow at least 'O' in every sentence"
+        )
+    if labels is not None:
+        gold = labels.to(logits.device)
+        tagged = gold != -100
+        forbidden = tagged & ~allowed.gather(1, gold.clamp(min=0))
+        if forbidden.any():
+            row, position = (int(i) for i in forbidden.nonzero()[0])
+            raise ValueError(
+                f"sentence {row} has the gold label id {int(gold[row, position])} at position {position}, which its "
+                f"allowed_tags row masks out; the mask must allow every label of the sentence's own data set"
+            )
+    return logits.masked_fill(~allowed[:, None, :], torch.finfo(logits.dtype).min)
 
 
 def _model_card_module():
@@ -509,9 +573,16 @@ def label_input_tensors(config, device=None) -> tuple[torch.Tensor, torch.Tensor
     return input_ids, attention_mask
 
 
-def _encode_description(tokenizer, label: str, text: str) -> list[int]:
-    """The label tower's token ids of one description; an error when it holds no known word piece."""
-    ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+def _encode_description(tokenizer, label: str, text: str, max_length: int | None = None) -> list[int]:
+    """The label tower's token ids of one description, whole; an error when it holds no known word piece, or more
+    than the tower's `max_length` positions (it is never cut)."""
+    ids = tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+    if max_length is not None and len(ids) > max_length:
+        raise ValueError(
+            f"The description of label {label!r} is {len(ids)} tokens long ({text[:60]!r}...), more than the "
+            f"{max_length} positions of the label tower, and it is not cut; give a shorter description, e.g. "
+            f"descriptions={{{label!r}: 'person'}}."
+        )
     special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
     words = [i for i in ids if i not in special]
     if not words or (tokenizer.unk_token_id is not None and all(i == tokenizer.unk_token_id for i in words)):
@@ -565,4 +636,9 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spe
 # loads with trust_remote_code=True where label_semantics is not installed
 LabelSemanticsForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
 
-__all__ = ["LabelSemanticsForTokenClassification", "LabelSemanticsPreTrainedModel", "pool_label_states"]
+__all__ = [
+    "LabelSemanticsForTokenClassification",
+    "LabelSemanticsPreTrainedModel",
+    "mask_logits",
+    "pool_label_states",
+]

@@ -78,9 +78,10 @@ def to_model_scheme(dataset, model, *, scheme: str | None = None):
 
 def finetune(
     model,
-    dataset,
+    dataset=None,
     *,
     output_dir: str,
+    sources=None,
     tokenizer=None,
     epochs: float = 3.0,
     learning_rate: float = 5e-5,
@@ -100,8 +101,13 @@ def finetune(
     Args:
         model: `LabelSemanticsForTokenClassification` or any `*ForTokenClassification` whose `config.label2id`
             covers the data's tags.
-        dataset (`datasets.Dataset`): the training rows.
+        dataset (`datasets.Dataset`): the training rows; leave it out when `sources` is given.
         output_dir (`str`): the Trainer's output folder.
+        sources (`Sequence[Source]`, `Mapping[str, datasets.Dataset]` or `CombinedSources`, *optional*): several
+            data sets with label sets of their own, for multi-source pre-finetuning of a
+            `LabelSemanticsForTokenClassification` (see `label_semantics.multi_source`): the model's labels become the
+            union of theirs, and each sentence is scored against its own source's labels only. The sources' tags are
+            converted to the model's scheme; `scheme` does not apply.
         tokenizer (*optional*): defaults to `model.tokenizer`.
         epochs (`float`, *optional*, defaults to `3.0`), learning_rate (`float`, *optional*, defaults to `5e-5`),
         batch_size (`int`, *optional*, defaults to `16`), max_steps (`int`, *optional*, defaults to `-1`),
@@ -116,8 +122,17 @@ def finetune(
         The `Trainer`, after training.
     """
     tokenizer = tokenizer if tokenizer is not None else model.tokenizer
-    dataset = to_model_scheme(dataset, model, scheme=scheme)
-    encoded = encode_for_training(dataset, tokenizer, model.config.label2id, max_length=max_length)
+    if (dataset is None) == (sources is None):
+        raise ValueError(
+            "finetune takes the training rows as dataset=... or several data sets as sources=[...], not "
+            f"{'both' if sources is not None else 'neither'}; e.g. finetune(model, train, output_dir='runs/x')"
+        )
+    if sources is not None:
+        encoded, collator = _encode_sources(model, sources, tokenizer, scheme=scheme, max_length=max_length)
+    else:
+        dataset = to_model_scheme(dataset, model, scheme=scheme)
+        encoded = encode_for_training(dataset, tokenizer, model.config.label2id, max_length=max_length)
+        collator = NERDataCollator(tokenizer)
     existed = os.path.exists(output_dir)
     args = TrainingArguments(
         output_dir=output_dir,
@@ -137,7 +152,7 @@ def finetune(
         model=model,
         args=args,
         train_dataset=encoded,
-        data_collator=NERDataCollator(tokenizer),
+        data_collator=collator,
         processing_class=tokenizer,
     )
     trainer.train()
@@ -145,6 +160,33 @@ def finetune(
     if not existed and os.path.isdir(output_dir) and not os.listdir(output_dir):
         os.rmdir(output_dir)  # nothing was saved: leave no empty folder behind
     return trainer
+
+
+def _encode_sources(model, sources, tokenizer, *, scheme: str | None, max_length: int | None):
+    """Give the model the sources' union of labels and encode their rows with `allowed_tags`."""
+    from .multi_source import CombinedSources, MultiSourceCollator, combine_sources, encode_sources
+
+    if scheme is not None:
+        raise ValueError(
+            f"scheme={scheme!r} names the scheme of one data set; with sources=..., give each its own: "
+            f"Source(name, data, scheme={scheme!r})"
+        )
+    if not hasattr(model, "set_labels"):
+        raise ValueError(
+            f"sources=... trains a model that scores labels by their descriptions; {type(model).__name__} has a "
+            f"fixed label set. Use LabelSemanticsForTokenClassification, or train on one data set."
+        )
+    own = model.config.tag_scheme or "IOB2"
+    if not isinstance(sources, CombinedSources):
+        sources = combine_sources(sources, scheme=own)
+    elif sources.scheme != own:
+        raise ValueError(
+            f"the sources were combined in the {sources.scheme} scheme and the model works in {own}; combine them "
+            f"in the model's: combine_sources(sources, scheme={own!r})"
+        )
+    model.set_labels(sources.labels, descriptions=sources.descriptions, tag_scheme=sources.scheme)
+    encoded = encode_sources(sources, tokenizer, model.config.label2id, max_length=max_length)
+    return encoded, MultiSourceCollator(tokenizer)
 
 
 def evaluate_ner(
