@@ -598,6 +598,12 @@ def write_support_sets(args, dataset: str, data: dict) -> Path:
         "val": {"texts": data["val"][0], "labels": data["val"][1]},
         "test": {"texts": data["test"][0], "labels": data["test"][1]},
     }
+    if (
+        path.exists()
+    ):  # keep the support sets of other k and seeds written for the same validation and test texts
+        earlier = json.loads(path.read_text())
+        if (earlier["val"], earlier["test"]) == (payload["val"], payload["test"]):
+            payload["support"] = {**earlier["support"], **payload["support"]}
     path.write_text(json.dumps(payload))
     return path
 

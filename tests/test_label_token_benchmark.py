@@ -306,3 +306,24 @@ def test_label_warmup_moves_only_the_label_tokens_and_the_head(tiny_encoder_dir)
     loss.backward()
     word = tokenizer.convert_tokens_to_ids("movie")
     assert weight.grad[word].abs().sum() > 0
+
+
+def test_support_sets_of_other_k_are_kept_when_the_test_texts_are_the_same(tmp_path):
+    from types import SimpleNamespace
+
+    benchmark = _benchmark()
+    data = {
+        "labels": ["joy", "anger"],
+        "problem_type": "single_label_classification",
+        "pool": ([f"text {i}" for i in range(8)], [0, 1] * 4),
+        "val": (["v"], [0]),
+        "test": (["t"], [1]),
+    }
+    args = SimpleNamespace(cache=tmp_path, shots=[2], seeds=1)
+    path = benchmark.write_support_sets(args, "emotion", data)
+    args.shots = [1]
+    benchmark.write_support_sets(args, "emotion", data)
+    assert sorted(json.loads(path.read_text())["support"]) == ["k1_seed0", "k2_seed0"]
+    data["test"] = (["other"], [1])  # another test set: the earlier support sets are not carried over
+    benchmark.write_support_sets(args, "emotion", data)
+    assert sorted(json.loads(path.read_text())["support"]) == ["k1_seed0"]
