@@ -29,7 +29,13 @@ class LabelSemanticsConfig(PreTrainedConfig):
             `"mean"` (average over the description's tokens).
         label_descriptions (`list[str]`, *optional*):
             One natural-language description per label, in label-id order. Derived from the labels by the
-            verbalizer when not given.
+            verbalizer when not given. Each is read whole by the label tower: a description longer than the tower's
+            `max_position_embeddings` tokens is refused by `set_labels`, never cut.
+        description_style (`str`, *optional*, defaults to `"names"`):
+            How the built-in types of the usual benchmarks are described: `"names"`, by their name in words
+            (``"begin musical artist"``), or `"definitions"`, by a short definition (``"begin musical artist: a
+            singer, musician or composer"``; `label_semantics.label_descriptions.BUILTIN_DEFINITIONS`). Descriptions
+            the user gives win in either style; kept by `set_labels` for later label sets.
         label_input_ids (`list[list[int]]`, *optional*):
             The label tower's token ids of every description (special tokens included), so a saved model encodes
             its labels with no tokenizer at hand.
@@ -84,6 +90,7 @@ class LabelSemanticsConfig(PreTrainedConfig):
     share_towers: bool = True
     label_pooling: str = "cls"
     label_descriptions: list[str] | None = None
+    description_style: str = "names"
     label_input_ids: list[list[int]] | None = None
     tag_scheme: str | None = None
     data_scheme: str | None = None
@@ -111,7 +118,9 @@ class LabelSemanticsConfig(PreTrainedConfig):
         if self.label_descriptions is None and self.id2label and self.labels != placeholder:
             from .verbalizer import verbalize
 
-            self.label_descriptions = verbalize(self.labels, outside=self.outside_description)
+            self.label_descriptions = verbalize(
+                self.labels, outside=self.outside_description, style=self.description_style
+            )
         self._check()
 
     @property
@@ -126,7 +135,9 @@ class LabelSemanticsConfig(PreTrainedConfig):
                 f"label_pooling={self.label_pooling!r} is not supported; use one of {LABEL_POOLINGS}, "
                 f"e.g. LabelSemanticsConfig(label_pooling='cls')."
             )
-        from .verbalizer import SchemeError, normalize_scheme
+        from .verbalizer import SchemeError, check_description_style, normalize_scheme
+
+        check_description_style(self.description_style)
 
         if self.crf_loss not in CRF_LOSSES:
             raise ValueError(

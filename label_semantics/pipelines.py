@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from transformers import AutoModelForTokenClassification
 from transformers.pipelines import PIPELINE_REGISTRY, TokenClassificationPipeline
 
-from .verbalizer import describe_type, labels_from_types
+from .verbalizer import check_description_style, describe_type, labels_from_types
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ class LabelSetError(ValueError):
 
 
 def resolve_label_set(
-    labels: str | Sequence[str] | Mapping[str, str], descriptions: Mapping[str, str] | None = None
+    labels: str | Sequence[str] | Mapping[str, str],
+    descriptions: Mapping[str, str] | None = None,
+    style: str = "names",
 ) -> tuple[list[str], dict[str, str], dict[str, str]]:
     r"""
     Turn the entity types a user names at call time into types the tagger can use.
@@ -45,6 +47,9 @@ def resolve_label_set(
             to description (`{"city": "a city or town"}`). A name with spaces is its own description.
         descriptions (`Mapping[str, str]`, *optional*):
             Descriptions keyed by the names in `labels`; the verbalizer's built-ins otherwise (`"PER"` -> `"person"`).
+        style (`str`, *optional*, defaults to `"names"`):
+            The built-ins' style, `"names"` or `"definitions"` (`"PER"` -> `"person: a named person, real or
+            fictional"`); the pipeline passes the model's `config.description_style`.
 
     Returns:
         `tuple[list[str], dict[str, str], dict[str, str]]`: the types (spaces become `_`, as a tag cannot hold
@@ -57,6 +62,7 @@ def resolve_label_set(
     (['PER', 'musical_artist'], {'PER': 'person', 'musical_artist': 'musical artist'}, {'PER': 'PER', 'musical_artist': 'musical artist'})
     ```
     """
+    check_description_style(style)
     if isinstance(labels, str):
         labels = [labels]
     if isinstance(labels, Mapping):
@@ -101,7 +107,7 @@ def resolve_label_set(
         elif " " in display:
             texts[entity_type] = display
         else:
-            texts[entity_type] = describe_type(entity_type)
+            texts[entity_type] = describe_type(entity_type, style=style)
     return types, texts, names
 
 
@@ -173,7 +179,8 @@ class LabelSemanticsNERPipeline(TokenClassificationPipeline):
                 f"{type(model).__name__} has a fixed label set. Call the pipeline without labels=, or load a "
                 "LabelSemanticsForTokenClassification checkpoint."
             )
-        types, texts, names = resolve_label_set(labels, descriptions)
+        style = getattr(model.config, "description_style", "names")
+        types, texts, names = resolve_label_set(labels, descriptions, style)
         scheme = getattr(model.config, "tag_scheme", None) or "IOB2"
         tags = labels_from_types(types, scheme)
         key = (tuple(tags), tuple(texts[t] for t in types), scheme)

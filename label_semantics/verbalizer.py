@@ -9,11 +9,13 @@ Two concerns that every other module leans on:
   one-token entity). ``BILOU`` is accepted everywhere as another name for ``BIOES`` (``L-`` = ``E-``,
   ``U-`` = ``S-``).
 * **Verbalisation.** Label semantics (Ma et al., 2022) encodes each label as text: ``"B-PER"`` becomes
-  ``"begin person"``, ``"O"`` becomes ``"other"``. `BUILTIN_DESCRIPTIONS` holds the type descriptions of
-  the usual benchmarks (kept in `label_descriptions`); `describe_type` falls back to splitting the type name.
+  ``"begin person"``, ``"O"`` becomes ``"other"``. `BUILTIN_DESCRIPTIONS` holds the type names in words of
+  the usual benchmarks and `BUILTIN_DEFINITIONS` their definitions (``style="definitions"``: ``"begin person: a
+  named person, real or fictional"``), both kept in `label_descriptions` with `describe_type` (re-exported
+  here), which falls back to splitting the type name.
 
-This module is pure Python and imports nothing from the package but its table of descriptions: both are copied
-next to checkpoints as remote code.
+This module is pure Python and imports nothing from the package but `label_descriptions`: both are copied next
+to checkpoints as remote code.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from .label_descriptions import BUILTIN_DESCRIPTIONS
+from .label_descriptions import (  # noqa: F401 (describe_type and the tables are re-exported)
+    BUILTIN_DEFINITIONS,
+    BUILTIN_DESCRIPTIONS,
+    _check_descriptions,
+    check_description_style,
+    describe_type,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -507,69 +515,11 @@ def labels_from_types(types: Sequence[str], scheme: str = "IOB2") -> list[str]:
     return labels
 
 
-_WORD_PATTERN = re.compile(r"A+(?=Aa)|A?a+|A+|0+")  # over character classes: A upper, a other letter, 0 digit
-
-
-def _check_descriptions(descriptions: Mapping[str, str] | None) -> Mapping[str, str]:
-    if descriptions is None:
-        return {}
-    if not isinstance(descriptions, Mapping):
-        raise ValueError(
-            f"descriptions must be a mapping from type or tag to text, got {type(descriptions).__name__}; "
-            f'e.g. descriptions={{"PER": "person name"}}'
-        )
-    for key, text in descriptions.items():
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(
-                f'the description of {key!r} is {text!r}; give a non-empty text, e.g. {{{key!r}: "person"}}, '
-                f"or leave {key!r} out to use the built-in one"
-            )
-    return descriptions
-
-
-def describe_type(name: str, descriptions: Mapping[str, str] | None = None) -> str:
-    """The natural-language description of an entity type.
-
-    Looked up, case-sensitively, in ``descriptions`` first, then in every table of
-    `BUILTIN_DESCRIPTIONS`; an unknown name is split on ``_``, ``-`` and camelCase humps and
-    lower-cased (``"Restaurant_Name"`` and ``"RestaurantName"`` give ``"restaurant name"``). Words
-    written together (``"musicalartist"``) are only split when a built-in table knows them.
-
-    Args:
-        name (`str`):
-            The entity type, e.g. ``"GPE"``.
-        descriptions (`Mapping[str, str]`, *optional*):
-            User descriptions keyed by type; they override the built-ins.
-
-    Returns:
-        `str`: e.g. ``"geographical social political entity"`` for ``"GPE"``.
-
-    Raises:
-        `ValueError`: ``name`` is empty, or a user description is empty or only whitespace.
-    """
-    descriptions = _check_descriptions(descriptions)
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f'entity type {name!r} must be a non-empty string, e.g. describe_type("PER")')
-    if name in descriptions:
-        return descriptions[name].strip()
-    for table in BUILTIN_DESCRIPTIONS.values():
-        if name in table:
-            return table[name]
-    words = _name_words(name)
-    return " ".join(words).lower() if words else name.strip().lower()
-
-
-def _name_words(name: str) -> list[str]:
-    """Split a type name on ``_``, ``-``, spaces, camelCase humps and digits, for any alphabet: the pattern runs
-    over each character's class (upper case, other letter, digit), so ``"Straße"`` and ``"café"`` stay whole."""
-    classes = "".join(
-        "A" if ch.isupper() else "0" if ch.isdigit() else "a" if ch.isalnum() else " " for ch in name
-    )
-    return [name[m.start() : m.end()] for m in _WORD_PATTERN.finditer(classes)]
-
-
 def verbalize(
-    labels: Sequence[str], descriptions: Mapping[str, str] | None = None, outside: str = "other"
+    labels: Sequence[str],
+    descriptions: Mapping[str, str] | None = None,
+    outside: str = "other",
+    style: str = "names",
 ) -> list[str]:
     """Turn labels into the texts the label encoder reads.
 
@@ -585,21 +535,26 @@ def verbalize(
             also ``{"O": "nothing"}``).
         outside (`str`, *optional*, defaults to `"other"`):
             The text of ``"O"``.
+        style (`str`, *optional*, defaults to `"names"`):
+            The built-in descriptions to use, `"names"` or `"definitions"` (see `describe_type`).
 
     Returns:
         `list[str]`: one text per label.
 
     Raises:
         `InvalidTagError`: a label is malformed.
-        `ValueError`: a description or ``outside`` is empty.
+        `ValueError`: a description or ``outside`` is empty, or ``style`` is unknown.
 
     Example:
 
     ```python
     >>> verbalize(["O", "B-PER", "I-GPE"], descriptions={"I-GPE": "inside a country or city"})
     ['other', 'begin person', 'inside a country or city']
+    >>> verbalize(["O", "B-PER"], style="definitions")
+    ['other', 'begin person: a named person, real or fictional']
     ```
     """
+    check_description_style(style)
     descriptions = _check_descriptions(descriptions)
     if not isinstance(outside, str) or not outside.strip():
         raise ValueError(
@@ -618,5 +573,5 @@ def verbalize(
             texts.append(outside.strip())
         else:
             word = _PREFIX_WORDS[_CANONICAL_PREFIX[prefix]]
-            texts.append(f"{word} {describe_type(entity_type, descriptions)}")
+            texts.append(f"{word} {describe_type(entity_type, descriptions, style)}")
     return texts
