@@ -83,6 +83,9 @@ class LabelAttentionConfig(PreTrainedConfig):
         attention_function (`str`, *optional*, defaults to `"sigmoid"`):
             `"sigmoid"`: ã_i = sigmoid(e_i), a_i = ã_i / sum_k ã_k (Rei & Søgaard, 2018); `"softmax"`: a_i =
             softmax(e_i), and the token score is a_i itself.
+        square_attention (`bool`, *optional*, defaults to `False`):
+            With `"sigmoid"`: pool with a_i = ã_i^2 / sum_k ã_k^2 instead of ã_i / sum_k ã_k, which sharpens the
+            attention (Bujel, Yannakoudakis & Rei, 2021); the token scores stay ã_i.
         attention_hidden_size (`int`, *optional*):
             Width of the attention and output projections. Defaults to the encoder's hidden size.
         sentence_loss_weight (`float`, *optional*, defaults to `1.0`):
@@ -91,6 +94,11 @@ class LabelAttentionConfig(PreTrainedConfig):
             Weight of L2 = (min_i ã_i - 0)^2: some tokens of every sentence are negative.
         max_attention_loss_weight (`float`, *optional*, defaults to `0.01`):
             Weight of L3 = (max_i ã_i - y)^2: a positive token exists only in a positive sentence.
+        zero_attention_loss_weight (`float`, *optional*, defaults to `0.0`):
+            Weight of L5 = the mean of ã_i^2 over the `zero_attention_tokens` lowest tokens of every sentence (L2
+            widened from one token to several; Bujel et al.'s `zero_delta`). Off at 0.
+        zero_attention_tokens (`int`, *optional*, defaults to `0`):
+            How many of the lowest tokens L5 pushes to 0 (Bujel et al.'s `zero_n`); L5 is off at 0.
         word_aggregation (`str`, *optional*, defaults to `"first"`):
             A word's score is that of its `"first"` sub-token or the `"max"` over its sub-tokens.
         word_threshold (`float`, *optional*, defaults to `0.5`):
@@ -132,10 +140,13 @@ class LabelAttentionConfig(PreTrainedConfig):
     label_description_ids: list[list[int]] | None = None
     special_token_ids: list[int] | None = None
     attention_function: Literal["sigmoid", "softmax"] = "sigmoid"
+    square_attention: bool = False
     attention_hidden_size: int | None = None
     sentence_loss_weight: float | int = 1.0
     min_attention_loss_weight: float | int = 0.01
     max_attention_loss_weight: float | int = 0.01
+    zero_attention_loss_weight: float | int = 0.0
+    zero_attention_tokens: int = 0
     word_aggregation: Literal["first", "max"] = "first"
     word_threshold: float | int = 0.5
     sentence_threshold: float | int = 0.5
@@ -167,13 +178,29 @@ class LabelAttentionConfig(PreTrainedConfig):
                 raise LabelAttentionConfigError(
                     f"`{name}` must lie in [0, 1], got {value!r}; e.g. LabelAttentionConfig(..., {name}=0.5)."
                 )
-        for name in ("sentence_loss_weight", "min_attention_loss_weight", "max_attention_loss_weight"):
+        for name in (
+            "sentence_loss_weight",
+            "min_attention_loss_weight",
+            "max_attention_loss_weight",
+            "zero_attention_loss_weight",
+        ):
             value = getattr(self, name)
             if float(value) < 0.0:
                 raise LabelAttentionConfigError(
                     f"`{name}` must be >= 0, got {value!r}; use 0.0 to switch that loss off, "
                     f"e.g. LabelAttentionConfig(..., {name}=0.0)."
                 )
+        tokens = self.zero_attention_tokens
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise LabelAttentionConfigError(
+                f"`zero_attention_tokens` must be an int >= 0, got {tokens!r}; e.g. "
+                "LabelAttentionConfig(..., zero_attention_tokens=3, zero_attention_loss_weight=0.1)."
+            )
+        if self.square_attention and self.attention_function != "sigmoid":
+            raise LabelAttentionConfigError(
+                f"`square_attention=True` squares the sigmoid scores, but attention_function="
+                f"{self.attention_function!r}; use attention_function='sigmoid' or square_attention=False."
+            )
         for name, choices in (
             ("attention_function", ATTENTION_FUNCTIONS),
             ("word_aggregation", WORD_AGGREGATIONS),

@@ -48,7 +48,7 @@ def check_threshold(value: float, name: str = "threshold") -> float:
 
 
 def attention_weights(
-    energies: torch.Tensor, token_mask: torch.Tensor, function: str = "sigmoid"
+    energies: torch.Tensor, token_mask: torch.Tensor, function: str = "sigmoid", square: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token scores and normalised attention weights from unnormalised attention energies.
 
@@ -60,6 +60,9 @@ def attention_weights(
         function (`str`, *optional*, defaults to `"sigmoid"`):
             `"sigmoid"`: scores ã_i = sigmoid(e_i) and weights a_i = ã_i / sum_k ã_k; `"softmax"`: weights
             a_i = softmax(e_i) over the real tokens, and the scores are the weights.
+        square (`bool`, *optional*, defaults to `False`):
+            With `"sigmoid"`: weights a_i = ã_i^2 / sum_k ã_k^2 (Bujel, Yannakoudakis & Rei, 2021), which
+            sharpens the attention; the token scores stay ã_i. Ignored by `"softmax"`.
 
     Returns:
         `tuple[torch.Tensor, torch.Tensor]`: `(token_scores, weights)`, both `(batch, seq_len, num_labels)`,
@@ -72,7 +75,8 @@ def attention_weights(
         weights = torch.softmax(masked, dim=1) * mask
         return weights, weights
     scores = torch.sigmoid(energies) * mask
-    weights = scores / scores.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    pooled = scores * scores if square else scores
+    weights = pooled / pooled.sum(dim=1, keepdim=True).clamp_min(1e-12)
     return scores, weights
 
 
@@ -106,6 +110,33 @@ def attention_losses(
     return l2, l3
 
 
+def lowest_attention_loss(token_scores: torch.Tensor, token_mask: torch.Tensor, count: int) -> torch.Tensor:
+    """The mean of ã_i^2 over the `count` lowest-scoring real tokens of each sentence and label (all of them in a
+    shorter sentence), averaged over sentences with real tokens and labels: L2 widened from the one lowest token to
+    `count` of them (Bujel, Yannakoudakis & Rei, 2021, `zero_n`).
+
+    Args:
+        token_scores (`torch.Tensor` of shape `(batch, seq_len, num_labels)`):
+            The token scores ã_i in [0, 1].
+        token_mask (`torch.Tensor` of shape `(batch, seq_len)`):
+            True (or 1) on the real tokens.
+        count (`int`):
+            How many of the lowest tokens are pushed to 0; at least 1.
+
+    Returns:
+        `torch.Tensor`: the scalar loss (0 for a batch without real tokens).
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise LabelAttentionConfigError(f"`count` must be an int of at least 1, got {count!r}; e.g. count=3.")
+    mask = token_mask.bool().unsqueeze(-1).expand_as(token_scores)
+    lowest = token_scores.masked_fill(~mask, 2.0).sort(dim=1).values[:, :count]  # padding sorts last
+    real = lowest <= 1.0
+    squares = (lowest.clamp(0, 1) ** 2) * real
+    per_sentence = squares.sum(dim=1) / real.sum(dim=1).clamp_min(1)  # (batch, num_labels)
+    has_tokens = token_mask.bool().any(dim=1, keepdim=True).to(token_scores.dtype).expand_as(per_sentence)
+    return (per_sentence * has_tokens).sum() / has_tokens.sum().clamp_min(1.0)
+
+
 def sentence_loss(
     logits: torch.Tensor,
     token_scores: torch.Tensor,
@@ -117,10 +148,13 @@ def sentence_loss(
     sentence_loss_weight: float = 1.0,
     min_attention_loss_weight: float = 0.0,
     max_attention_loss_weight: float = 0.0,
+    zero_attention_loss_weight: float = 0.0,
+    zero_attention_tokens: int = 0,
 ) -> torch.Tensor:
     """The training loss: `sentence_loss_weight * L1 + min_attention_loss_weight * L2 + max_attention_loss_weight *
-    L3`, where L1 is binary cross-entropy (one label, or multi-label) or cross-entropy (single-label) on the
-    sentence logits and L2, L3 are [`attention_losses`].
+    L3 + zero_attention_loss_weight * L5`, where L1 is binary cross-entropy (one label, or multi-label) or
+    cross-entropy (single-label) on the sentence logits, L2, L3 are [`attention_losses`] and L5 is
+    [`lowest_attention_loss`] over `zero_attention_tokens` tokens (off while either is 0).
 
     Args:
         logits (`torch.Tensor` of shape `(batch, num_labels)`): the sentence logits.
@@ -131,6 +165,7 @@ def sentence_loss(
             single label is always binary.
         label_names (`Sequence[str]`, *optional*): the labels, named in error messages.
         sentence_loss_weight, min_attention_loss_weight, max_attention_loss_weight (`float`): the weights.
+        zero_attention_loss_weight (`float`), zero_attention_tokens (`int`): the weight of L5 and its token count.
 
     Returns:
         `torch.Tensor`: the scalar loss.
@@ -167,6 +202,8 @@ def sentence_loss(
     if min_attention_loss_weight or max_attention_loss_weight:
         l2, l3 = attention_losses(token_scores, token_mask, targets)
         loss = loss + min_attention_loss_weight * l2 + max_attention_loss_weight * l3
+    if zero_attention_loss_weight and zero_attention_tokens:
+        loss = loss + zero_attention_loss_weight * lowest_attention_loss(token_scores, token_mask, zero_attention_tokens)
     return loss
 
 
@@ -209,5 +246,6 @@ __all__ = [
     "attention_losses",
     "attention_weights",
     "check_threshold",
+    "lowest_attention_loss",
     "sentence_loss",
 ]

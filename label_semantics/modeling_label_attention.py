@@ -59,7 +59,8 @@ class LabelAttentionOutput(SequenceClassifierOutput):
 
     Args:
         loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `labels` is given):
-            `sentence_loss_weight * L1 + min_attention_loss_weight * L2 + max_attention_loss_weight * L3`.
+            `sentence_loss_weight * L1 + min_attention_loss_weight * L2 + max_attention_loss_weight * L3` (+
+            `zero_attention_loss_weight * L5` when switched on).
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
             Sentence logits (sigmoid for binary / multi-label, softmax for single-label).
         token_scores (`torch.FloatTensor` of shape `(batch_size, seq_len, num_labels)`):
@@ -381,7 +382,9 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
 
         tokens = torch.tanh(self.token_projection(self.dropout(states)))  # (B, T, W)
         energies = torch.einsum("btw,lw->btl", tokens, self.query_projection(queries)) + self.attention_bias
-        token_scores, weights = attention_weights(energies, mask, self.config.attention_function)
+        token_scores, weights = attention_weights(
+            energies, mask, self.config.attention_function, square=self.config.square_attention
+        )
         sentences = torch.einsum("btl,bth->blh", weights, states)  # (B, L, H)
         sentences = torch.tanh(self.sentence_projection(self.dropout(sentences)))  # (B, L, W)
         logits = torch.einsum("blw,lw->bl", sentences, self.output_projection(queries)) + self.output_bias
@@ -399,6 +402,8 @@ class LabelAttentionForSequenceClassification(LabelAttentionPreTrainedModel):
                 sentence_loss_weight=config.sentence_loss_weight,
                 min_attention_loss_weight=config.min_attention_loss_weight,
                 max_attention_loss_weight=config.max_attention_loss_weight,
+                zero_attention_loss_weight=config.zero_attention_loss_weight,
+                zero_attention_tokens=config.zero_attention_tokens,
             )
         if not return_dict:
             output = (logits, token_scores, weights)

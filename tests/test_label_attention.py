@@ -29,6 +29,7 @@ from label_semantics.modeling_label_attention import (
     attention_weights,
     check_threshold,
 )
+from label_semantics.label_attention_scoring import lowest_attention_loss, sentence_loss
 from label_semantics.rendering import RenderingError, render_html, render_html_page, render_text
 
 EMOTIONS = ["joy", "sadness", "anger"]
@@ -82,11 +83,24 @@ def test_config_defaults_and_round_trip(tmp_path, binary_model):
         ("attention_function", "relu"),
         ("word_aggregation", "mean"),
         ("label_pooling", "max"),
+        ("zero_attention_loss_weight", -0.1),
+        ("zero_attention_tokens", -1),
     ],
 )
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(LabelAttentionConfigError, match=field):
         LabelAttentionConfig(**{field: value})
+
+
+def test_config_bujel_options_default_off_and_square_needs_sigmoid():
+    config = LabelAttentionConfig()
+    assert (config.square_attention, config.zero_attention_loss_weight, config.zero_attention_tokens) == (
+        False,
+        0.0,
+        0,
+    )
+    with pytest.raises(LabelAttentionConfigError, match="square_attention=True.*'softmax'"):
+        LabelAttentionConfig(square_attention=True, attention_function="softmax")
 
 
 def test_config_rejects_description_count():
@@ -111,6 +125,37 @@ def test_attention_weights_sum_to_one_over_real_tokens(function):
     assert torch.all(weights[2] == 0)  # no real tokens: nothing, not NaN
     if function == "sigmoid":
         assert torch.allclose(scores[mask], torch.sigmoid(energies)[mask])
+
+
+def test_square_attention_weights_by_hand():
+    # real tokens score 0.2, 0.4 (and 0.8 is padding): plain a = (1/3, 2/3), squared a = (0.04, 0.16) / 0.2
+    energies = torch.logit(torch.tensor([[[0.2], [0.4], [0.8]]]))
+    mask = torch.tensor([[1, 1, 0]])
+    scores, plain = attention_weights(energies, mask, "sigmoid")
+    squared_scores, squared = attention_weights(energies, mask, "sigmoid", square=True)
+    assert plain[0, :, 0].tolist() == pytest.approx([1 / 3, 2 / 3, 0.0])
+    assert squared[0, :, 0].tolist() == pytest.approx([0.2, 0.8, 0.0])
+    assert torch.equal(scores, squared_scores)  # the token scores stay the sigmoid scores
+    assert scores[0, :, 0].tolist() == pytest.approx([0.2, 0.4, 0.0])
+
+
+def test_lowest_attention_loss_by_hand():
+    # sentence 0: real 0.5, 0.1, 0.3 (padding 0.0 ignored) -> two lowest 0.1, 0.3: (0.01 + 0.09) / 2 = 0.05
+    # sentence 1: one real token 0.6 -> only that one: 0.36; sentence 2: no real token, left out
+    scores = torch.tensor([[[0.5], [0.1], [0.3], [0.0]], [[0.6], [0.0], [0.0], [0.0]], [[0.9]] * 4])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    assert lowest_attention_loss(scores, mask, 2).item() == pytest.approx((0.05 + 0.36) / 2)
+    assert lowest_attention_loss(scores, mask, 1).item() == pytest.approx((0.01 + 0.36) / 2)  # L2
+    with pytest.raises(LabelAttentionConfigError, match="at least 1"):
+        lowest_attention_loss(scores, mask, 0)
+    logits, labels = torch.zeros(3, 1), torch.tensor([1.0, 0.0, 1.0])
+    base = sentence_loss(logits, scores, mask, labels, problem_type=None)
+    with_l5 = sentence_loss(
+        logits, scores, mask, labels, problem_type=None, zero_attention_loss_weight=0.5, zero_attention_tokens=2
+    )
+    assert (with_l5 - base).item() == pytest.approx(0.5 * (0.05 + 0.36) / 2)
+    off = sentence_loss(logits, scores, mask, labels, problem_type=None, zero_attention_loss_weight=0.5)
+    assert off.item() == base.item()  # zero_attention_tokens=0: L5 off
 
 
 def test_attention_losses_on_hand_made_tensors():
@@ -178,6 +223,34 @@ def test_loss_is_weighted_sum(binary_model):
     mask = binary_model.token_mask(inputs["input_ids"], inputs["attention_mask"])
     l2, l3 = attention_losses(output.token_scores, mask, torch.tensor([[1.0]]))
     assert output.loss.item() == pytest.approx((l1 + 0.5 * l2 + 2.0 * l3).item(), rel=1e-5)
+
+
+def test_bujel_options_change_the_model_and_survive_save_and_load(tmp_path, tiny_encoder_dir):
+    torch.manual_seed(0)
+    model = LabelAttentionForSequenceClassification.from_encoder(
+        tiny_encoder_dir,
+        labels=["incorrect"],
+        square_attention=True,
+        zero_attention_loss_weight=0.25,
+        zero_attention_tokens=2,
+    )
+    model.eval()
+    inputs, labels = batch(model, ["john visited paris"]), torch.tensor([1])
+    output = model(**inputs, labels=labels)
+    mask = model.token_mask(inputs["input_ids"], inputs["attention_mask"])
+    squared = output.token_scores**2 * mask.unsqueeze(-1)
+    assert torch.allclose(output.attention_weights, squared / squared.sum(1, keepdim=True))
+    model.config.zero_attention_loss_weight = 0.0
+    without = model(**inputs, labels=labels).loss
+    l5 = lowest_attention_loss(output.token_scores, mask, 2)
+    assert output.loss.item() == pytest.approx((without + 0.25 * l5).item(), rel=1e-5)
+    model.config.zero_attention_loss_weight = 0.25
+    model.save_pretrained(tmp_path / "saved")
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "saved")
+    assert loaded.config.square_attention is True
+    assert (loaded.config.zero_attention_loss_weight, loaded.config.zero_attention_tokens) == (0.25, 2)
+    with torch.no_grad():
+        assert torch.equal(loaded(**inputs).attention_weights, model(**inputs).attention_weights)
 
 
 def test_multiclass_one_query_per_label(emotion_model):
