@@ -203,7 +203,9 @@ def sentence_loss(
         l2, l3 = attention_losses(token_scores, token_mask, targets)
         loss = loss + min_attention_loss_weight * l2 + max_attention_loss_weight * l3
     if zero_attention_loss_weight and zero_attention_tokens:
-        loss = loss + zero_attention_loss_weight * lowest_attention_loss(token_scores, token_mask, zero_attention_tokens)
+        loss = loss + zero_attention_loss_weight * lowest_attention_loss(
+            token_scores, token_mask, zero_attention_tokens
+        )
     return loss
 
 

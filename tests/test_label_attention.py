@@ -19,6 +19,7 @@ from transformers import (
 
 import label_semantics  # noqa: F401  (registers the Auto classes)
 from label_semantics.configuration_label_attention import LabelAttentionConfig, LabelAttentionConfigError
+from label_semantics.label_attention_scoring import lowest_attention_loss, sentence_loss
 from label_semantics.modeling_label_attention import (
     EmptyTrainingSetError,
     LabelAttentionForSequenceClassification,
@@ -29,7 +30,6 @@ from label_semantics.modeling_label_attention import (
     attention_weights,
     check_threshold,
 )
-from label_semantics.label_attention_scoring import lowest_attention_loss, sentence_loss
 from label_semantics.rendering import RenderingError, render_html, render_html_page, render_text
 
 EMOTIONS = ["joy", "sadness", "anger"]
@@ -151,7 +151,13 @@ def test_lowest_attention_loss_by_hand():
     logits, labels = torch.zeros(3, 1), torch.tensor([1.0, 0.0, 1.0])
     base = sentence_loss(logits, scores, mask, labels, problem_type=None)
     with_l5 = sentence_loss(
-        logits, scores, mask, labels, problem_type=None, zero_attention_loss_weight=0.5, zero_attention_tokens=2
+        logits,
+        scores,
+        mask,
+        labels,
+        problem_type=None,
+        zero_attention_loss_weight=0.5,
+        zero_attention_tokens=2,
     )
     assert (with_l5 - base).item() == pytest.approx(0.5 * (0.05 + 0.36) / 2)
     off = sentence_loss(logits, scores, mask, labels, problem_type=None, zero_attention_loss_weight=0.5)
