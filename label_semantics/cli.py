@@ -86,6 +86,25 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0, e.g. 0 or 1e-5")
+    return value
+
+
+KEEP_SOURCE_HELP = {
+    "label-learning-rate": "learning rate of the label side, to keep what the source taught; 0 freezes it "
+    "(shared towers: the gradient through the label descriptions is scaled by it / the learning rate; "
+    "default: the learning rate)",
+    "l2sp": "L2-SP strength: pull the weights towards those training starts from, loss + l2sp/2 * ||w - w0||^2 "
+    "(default: 0, off)",
+}
+
+
 def _description(text: str) -> tuple[str, str]:
     name, sep, description = text.partition("=")
     if not sep or not name.strip() or not description.strip():
@@ -286,6 +305,8 @@ def cmd_fewshot(args) -> int:
             target_steps=args.target_steps,
             source_scheme=scheme,
             target_scheme=args.target_scheme,
+            target_label_learning_rate=args.target_label_learning_rate,
+            target_l2sp=args.target_l2sp,
         )
     print(f"Target {target}: {args.k}-shot support set of {len(support)} sentences (seed {args.seed})")
     metrics = evaluate_ner(model, target_test)
@@ -307,6 +328,12 @@ def cmd_fewshot(args) -> int:
             "source_sentences": len(source),
             "source_epochs": args.source_epochs,
             "target_steps": args.target_steps,
+            **(
+                {"target_label_learning_rate": args.target_label_learning_rate}
+                if args.target_label_learning_rate is not None
+                else {}
+            ),
+            **({"target_l2sp": args.target_l2sp} if args.target_l2sp else {}),
         },
         eval_results=metrics,
     )
@@ -465,7 +492,7 @@ def _train_sources(args, descriptions):
 
 
 def cmd_train(args) -> int:
-    from .model_card import CardData, hyperparameters_from_training_args
+    from .model_card import CardData
     from .sampling import sample_support_set
     from .training import evaluate_ner, finetune
     from .verbalizer import detect_scheme, entity_types, labels_from_types
@@ -503,7 +530,7 @@ def cmd_train(args) -> int:
         k_shot=args.k,
         support_size=len(train) if args.k else None,
         seed=args.seed,
-        hyperparameters=hyperparameters_from_training_args(trainer.args),
+        hyperparameters=_hyperparameters(args, trainer),
         eval_results=metrics,
         eval_split=args.eval_split,
     )
@@ -523,6 +550,19 @@ def _training_options(args) -> dict:
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "seed": args.seed,
+        "label_learning_rate": args.label_learning_rate,
+        "l2sp": args.l2sp,
+    }
+
+
+def _hyperparameters(args, trainer) -> dict:
+    """The card's hyper-parameters of `train`: the Trainer's, and the keep-the-source options when set."""
+    from .model_card import hyperparameters_from_training_args
+
+    kept = {"label_learning_rate": args.label_learning_rate, "l2sp": args.l2sp or None}
+    return {
+        **hyperparameters_from_training_args(trainer.args),
+        **{k: v for k, v in kept.items() if v is not None},
     }
 
 
@@ -555,7 +595,7 @@ def _train_model(args, labels, descriptions, scheme):
 
 def _train_several(args, descriptions) -> int:
     """`train --data A --data B ...`: multi-source training of one model on the union of the label sets."""
-    from .model_card import CardData, hyperparameters_from_training_args
+    from .model_card import CardData
     from .training import finetune
 
     combined, scheme = _train_sources(args, descriptions)
@@ -572,7 +612,7 @@ def _train_several(args, descriptions) -> int:
         k_shot=args.k,
         support_size=len(combined) if args.k else None,
         seed=args.seed,
-        hyperparameters=hyperparameters_from_training_args(trainer.args),
+        hyperparameters=_hyperparameters(args, trainer),
     )
     model.save_pretrained(args.output)
     sizes = ", ".join(f"{name}: {len(rows)}" for name, rows in zip(combined.sources, combined.datasets))
@@ -677,6 +717,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="optimiser steps on the support set (default: 100)",
     )
     p.add_argument(
+        "--target-label-learning-rate",
+        type=_non_negative_float,
+        help="target stage: " + KEEP_SOURCE_HELP["label-learning-rate"],
+    )
+    p.add_argument(
+        "--target-l2sp",
+        type=_non_negative_float,
+        default=0.0,
+        help="target stage: " + KEEP_SOURCE_HELP["l2sp"],
+    )
+    p.add_argument(
         "--show", type=_count, default=5, help="test sentences to print with predictions (default: 5)"
     )
     p.add_argument(
@@ -725,6 +776,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size", type=_positive_int, default=16, help="sentences per step (default: %(default)s)"
     )
+    p.add_argument(
+        "--label-learning-rate", type=_non_negative_float, help=KEEP_SOURCE_HELP["label-learning-rate"]
+    )
+    p.add_argument("--l2sp", type=_non_negative_float, default=0.0, help=KEEP_SOURCE_HELP["l2sp"])
     p.add_argument("--eval-split", help="evaluate on this split of --data after training, e.g. test")
     p.add_argument("--tag-scheme", type=_scheme, help=SCHEME_HELP)
     p.add_argument("--crf", choices=CRF_LOSSES, help=CRF_HELP)

@@ -104,6 +104,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
             self.crf = CollapsedCRF(config.crf_scheme)
         self._label_cache: tuple[tuple, torch.Tensor] | None = None
         self._labels_version = 0
+        # the share of the gradient that flows back through the label descriptions (a training-time setting, not
+        # saved: `training.finetune(label_learning_rate=...)` sets it for one run); 0 keeps the label vectors fixed
+        self.label_gradient_scale = 1.0
         self.post_init()
 
     # ------------------------------------------------------------------ construction
@@ -328,7 +331,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
         outside = self.config.outside_description if outside_description is None else outside_description
         texts = verbalize(labels, descriptions, outside=outside, style=style)
         tower = self.config.get_text_config() if self.config.share_towers else self.config.label_config
-        limit = getattr(tower, "max_position_embeddings", None)  # the ONNX model shares set_labels: no encoder
+        limit = getattr(
+            tower, "max_position_embeddings", None
+        )  # the ONNX model shares set_labels: no encoder
         input_ids = [_encode_description(tokenizer, label, text, limit) for label, text in zip(labels, texts)]
         seen: dict[tuple[int, ...], str] = {}
         for label, text, ids in zip(labels, texts, input_ids):
@@ -452,6 +457,9 @@ class LabelSemanticsForTokenClassification(LabelSemanticsPreTrainedModel):
                 description_embeddings = self.encode_labels(description_input_ids, description_attention_mask)
             else:
                 description_embeddings = self.get_label_embeddings()
+            if self.label_gradient_scale != 1.0 and description_embeddings.requires_grad:
+                fixed = description_embeddings.detach()
+                description_embeddings = fixed + self.label_gradient_scale * (description_embeddings - fixed)
         logits = token_states @ description_embeddings.to(token_states.dtype).T
         if allowed_tags is not None:
             logits = mask_logits(logits, allowed_tags, labels)

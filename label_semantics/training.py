@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import contextmanager
 
+import torch
 from transformers import Trainer, TrainingArguments
 
 from .alignment import NERDataCollator, align_dataset
@@ -92,6 +94,8 @@ def finetune(
     warmup_ratio: float = 0.0,
     disable_tqdm: bool | None = None,
     scheme: str | None = None,
+    label_learning_rate: float | None = None,
+    l2sp: float = 0.0,
     **training_args,
 ) -> Trainer:
     r"""
@@ -116,6 +120,18 @@ def finetune(
         max_length (`int`, *optional*): tokens per training row.
         scheme (`str`, *optional*): the tag scheme of `dataset`; detected when not given. Tags in another scheme
             than the model's are converted into it first (see [`to_model_scheme`]).
+        label_learning_rate (`float`, *optional*): the learning rate of the label side, to keep what a
+            pre-finetuned model learned about label descriptions while it fine-tunes on a few shots; `0` freezes it,
+            `None` (the default) trains it at `learning_rate`. With a label tower of its own
+            (`share_towers=False`) that tower's parameters get this rate (an optimizer parameter group; `0`: no
+            gradient at all). With shared towers (the default) the label and text sides are one encoder: the
+            gradient that flows back through the label descriptions is then scaled by
+            `label_learning_rate / learning_rate`, so `0` keeps the label vectors fixed within each step and the
+            encoder learns through the sentences only.
+        l2sp (`float`, *optional*, defaults to `0.0`): the strength `alpha` of L2-SP (Li et al., 2018): the loss
+            gains `alpha / 2 * ||w - w0||^2` over every trained parameter, `w0` the weights when this call starts
+            (the source model's, in the few-shot recipe), so fine-tuning stays near them. Added to the gradients
+            by hooks removed after training; the logged loss does not show it.
         **training_args: any other `TrainingArguments` field.
 
     Returns:
@@ -148,18 +164,94 @@ def finetune(
         disable_tqdm=disable_tqdm,
         **training_args,
     )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=encoded,
-        data_collator=collator,
-        processing_class=tokenizer,
-    )
-    trainer.train()
+    with keep_source(model, args, label_learning_rate=label_learning_rate, l2sp=l2sp) as optimizer:
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=encoded,
+            data_collator=collator,
+            processing_class=tokenizer,
+            optimizers=(optimizer, None),
+        )
+        trainer.train()
     model.eval()
     if not existed and os.path.isdir(output_dir) and not os.listdir(output_dir):
         os.rmdir(output_dir)  # nothing was saved: leave no empty folder behind
     return trainer
+
+
+@contextmanager
+def keep_source(
+    model, args: TrainingArguments, *, label_learning_rate: float | None = None, l2sp: float = 0.0
+):
+    r"""
+    Set up the "keep what the source taught" options of [`finetune`] for one run, and undo them afterwards.
+
+    Args:
+        model: the model about to be trained.
+        args (`TrainingArguments`): the run's arguments (learning rate, AdamW settings, accumulation steps).
+        label_learning_rate (`float`, *optional*), l2sp (`float`, *optional*, defaults to `0.0`): as in
+            [`finetune`].
+
+    Yields:
+        `torch.optim.Optimizer` or `None`: an AdamW with a parameter group for a separate label tower, for
+        `Trainer(optimizers=(optimizer, None))`; `None` lets the Trainer build its own.
+
+    Raises:
+        `ValueError`: a negative `label_learning_rate` or `l2sp`, or a `label_learning_rate` for a model without a
+        label side.
+    """
+    for name, value in (("label_learning_rate", label_learning_rate), ("l2sp", l2sp)):
+        if value is not None and not value >= 0:
+            raise ValueError(f"{name}={value!r} must be a number >= 0, e.g. {name}=0 (freeze) or {name}=1e-5")
+    optimizer, handles, frozen, scale = None, [], [], None
+    if label_learning_rate is not None and label_learning_rate != args.learning_rate:
+        if not hasattr(model, "label_gradient_scale"):
+            raise ValueError(
+                f"label_learning_rate={label_learning_rate!r}: {type(model).__name__} has no label tower; leave "
+                f"it out, or train a LabelSemanticsForTokenClassification"
+            )
+        tower = getattr(model, "label_encoder", None)
+        if tower is None:  # shared towers: scale the gradient that flows through the label descriptions
+            scale = model.label_gradient_scale
+            model.label_gradient_scale = label_learning_rate / args.learning_rate
+        elif label_learning_rate == 0:
+            frozen = [p for p in tower.parameters() if p.requires_grad]
+            for parameter in frozen:
+                parameter.requires_grad_(False)
+        else:
+            own = {id(p) for p in tower.parameters()}
+            groups = [
+                {"params": [p for p in model.parameters() if p.requires_grad and id(p) not in own]},
+                {"params": [p for p in tower.parameters() if p.requires_grad], "lr": label_learning_rate},
+            ]
+            optimizer = torch.optim.AdamW(
+                groups,
+                lr=args.learning_rate,
+                betas=(args.adam_beta1, args.adam_beta2),
+                eps=args.adam_epsilon,
+                weight_decay=args.weight_decay,
+            )
+    if l2sp:
+        # the Trainer divides each micro-batch's loss by the accumulation steps: so does the penalty's gradient
+        alpha = l2sp / max(1, args.gradient_accumulation_steps)
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                anchor = parameter.detach().clone()
+                handles.append(
+                    parameter.register_hook(
+                        lambda grad, p=parameter, w0=anchor: grad + alpha * (p.detach() - w0)
+                    )
+                )
+    try:
+        yield optimizer
+    finally:
+        for handle in handles:
+            handle.remove()
+        for parameter in frozen:
+            parameter.requires_grad_(True)
+        if scale is not None:
+            model.label_gradient_scale = scale
 
 
 def _encode_sources(model, sources, tokenizer, *, scheme: str | None, max_length: int | None):
@@ -261,6 +353,8 @@ def fewshot_transfer(
     disable_tqdm: bool | None = None,
     source_scheme: str | None = None,
     target_scheme: str | None = None,
+    target_label_learning_rate: float | None = None,
+    target_l2sp: float = 0.0,
 ):
     r"""
     The two-stage recipe of Ma et al. (2022): pre-finetune on a source data set, replace the label set with the
@@ -269,7 +363,9 @@ def fewshot_transfer(
     Args:
         model: a `LabelSemanticsForTokenClassification` whose labels are the source's (or `None` to skip the
             source stage because the model is already pre-finetuned).
-        source (`datasets.Dataset`, *optional*): source training rows; `None` skips the source stage.
+        source (`datasets.Dataset`, *optional*): source training rows; `None` skips the source stage. Several
+            sources (a list of `multi_source.Source`, a mapping of name -> data set, or `CombinedSources`) train one
+            multi-source model first (see [`finetune`]'s `sources`).
         target_train (`datasets.Dataset`): the target's training rows, from which the support set is sampled.
         k (`int`): mentions per entity type in the support set.
         seed (`int`, *optional*, defaults to `0`): seeds the sampler and the training.
@@ -277,6 +373,9 @@ def fewshot_transfer(
         descriptions (`Mapping[str, str]`, *optional*): descriptions of the target's types.
         source_scheme, target_scheme (`str`, *optional*): the tag schemes of the two data sets; detected when not
             given. The model keeps its own scheme: target labels and tags are mapped into it.
+        target_label_learning_rate (`float`, *optional*), target_l2sp (`float`, *optional*, defaults to `0.0`): the
+            "keep what the source taught" options of the target stage, `label_learning_rate` and `l2sp` of
+            [`finetune`] (L2-SP pulls towards the weights the source stage ended with).
 
     Returns:
         `tuple[model, datasets.Dataset]`: the fine-tuned model and the support set it was trained on.
@@ -285,12 +384,14 @@ def fewshot_transfer(
     from .verbalizer import labels_from_types
 
     if source is not None:
+        several = not hasattr(source, "column_names")
         finetune(
             model,
-            source,
+            None if several else source,
+            sources=source if several else None,
             output_dir=f"{output_dir}/source",
             epochs=source_epochs,
-            scheme=source_scheme,
+            scheme=None if several else source_scheme,
             learning_rate=learning_rate,
             batch_size=batch_size,
             seed=seed,
@@ -312,5 +413,7 @@ def fewshot_transfer(
         batch_size=target_batch_size,
         seed=seed,
         disable_tqdm=disable_tqdm,
+        label_learning_rate=target_label_learning_rate,
+        l2sp=target_l2sp,
     )
     return model, support

@@ -240,3 +240,28 @@ def test_a_repeated_single_data_flag_is_an_error_naming_it(argv, capsys):
         main(argv)
     flag = argv[argv.index("a") - 1]
     assert f"argument {flag}: given twice ('a' and 'b')" in capsys.readouterr().err
+
+
+def test_fewshot_transfer_pre_finetunes_on_several_sources(tiny_encoder_dir, tmp_path):
+    from label_semantics.training import fewshot_transfer
+
+    model = _model(tiny_encoder_dir)
+    seen = []
+    model.register_forward_hook(lambda m, a, k, out: seen.append(k.get("allowed_tags")), with_kwargs=True)
+    target = datasets.Dataset.from_dict(
+        {"tokens": [["paris", "song"], ["a", "book"]], "ner_tags": [["B-place", "O"], ["O", "B-work"]]}
+    )
+    model, support = fewshot_transfer(
+        model,
+        _sources(),
+        target,
+        k=1,
+        output_dir=str(tmp_path),
+        source_epochs=1,
+        target_steps=1,
+        batch_size=2,
+    )
+    assert (
+        seen[0] is not None and seen[-1] is None
+    )  # the source stage ran masked, the target stage on its labels
+    assert model.labels == ["O", "B-place", "I-place", "B-work", "I-work"]
