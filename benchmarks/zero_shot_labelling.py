@@ -352,7 +352,7 @@ def commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "benchmarks", "label_semantics"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "benchmarks", "label_semantics"],
             capture_output=True,
             text=True,
             cwd=ROOT,
