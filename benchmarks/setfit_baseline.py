@@ -24,6 +24,7 @@ Single-label data sets only (SetFit's multi-label mode is not part of its defaul
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import tempfile
@@ -76,6 +77,17 @@ def run(backbone: str, payload: dict, key: str, seed: int, body_lr: float | None
     record.update(scores(test, payload["test"]["labels"]))
     record["val"] = scores(val, payload["val"]["labels"])
     return record
+
+
+def save(out: Path, records: list[dict], key) -> None:
+    """Write `records` merged into what the file holds now (under a lock), so that two runs of this script in
+    parallel (say, one data set each) keep each other's records; a record of this run replaces one of the same key."""
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        mine = {key(r): r for r in records}
+        theirs = json.loads(out.read_text()) if out.exists() else []
+        merged = [r for r in theirs if key(r) not in mine] + records
+        out.write_text(json.dumps(merged, indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         record.update(run(args.backbone, payload, key, seed, lr))
         records.append(record)
         done[same(record)] = record
-        out.write_text(json.dumps(records, indent=1))
+        save(out, records, same)
         logger.info("%s", json.dumps({k: v for k, v in record.items() if k != "val"}))
         return record
 
@@ -175,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             for seed, key in seeds.items():
                 if seed:
                     record_of(dataset, payload, key, k, seed, best["lr"])["selected"] = True
-            out.write_text(json.dumps(records, indent=1))
+            save(out, records, same)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,23 @@ def test_tuned_variant_chooses_the_rate_on_seed_0_and_reuses_finished_runs(tmp_p
     calls.clear()
     script.main([*argv, "--body-lrs", "1e-5", "2e-5", "5e-5"])  # everything cached
     assert calls == []
+
+
+def test_two_runs_in_parallel_keep_each_others_records(tmp_path):
+    script = _script()
+    out = tmp_path / "records.json"
+
+    def key(r):
+        return r["dataset"], r["seed"]
+
+    first = [{"dataset": "emotion", "seed": 0}]
+    script.save(out, first, key)
+    second = [{"dataset": "sst5", "seed": 0}]  # a run that started before the first one wrote
+    script.save(out, second, key)
+    first.append({"dataset": "emotion", "seed": 1})
+    script.save(out, first, key)
+    assert sorted(key(r) for r in json.loads(out.read_text())) == [
+        ("emotion", 0),
+        ("emotion", 1),
+        ("sst5", 0),
+    ]
