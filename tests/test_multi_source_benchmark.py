@@ -1,0 +1,188 @@
+"""`benchmarks/multi_source_ner.py` end to end on tiny column files and a tiny encoder: the leave-one-group-out
+check, a cell for every row, GLiNER's scores joined, the count of targets below zero-shot, and a resumed run that
+trains nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertModel
+
+from tests.conftest import tiny_bert_config, tiny_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+TYPES = {
+    "conll2003": ["PER", "LOC", "ORG", "MISC"],
+    "wnut17": ["person", "corporation"],
+    "mit_movie": ["ACTOR", "GENRE"],
+    "mit_restaurant": ["Cuisine", "Dish"],
+    "crossner/ai": ["algorithm", "researcher"],
+    "crossner/literature": ["writer", "book"],
+    "crossner/music": ["band", "song"],
+    "crossner/politics": ["politician", "party"],
+    "crossner/science": ["scientist", "chemical"],
+}
+NAMES = "john mary smith jones paris london berlin acme google apple pizza food song book movie film".split()
+FILLER = "the a of in to and is was at on for with by from it".split()
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location(
+        "multi_source_ner", ROOT / "benchmarks" / "multi_source_ner.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def msn():
+    return _module()
+
+
+def _write(path: Path, n: int, types: list[str], rng: random.Random) -> None:
+    sentences = []
+    for i in range(n):
+        rows = [f"{rng.choice(FILLER)}\tO" for _ in range(rng.randint(2, 5))]
+        for t in types if i < 2 else [rng.choice(types)]:  # the first two sentences hold every type
+            rows.insert(rng.randint(0, len(rows)), f"{rng.choice(NAMES)}\tB-{t}")
+        sentences.append("\n".join(rows))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(sentences) + "\n")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("msn")
+    rng = random.Random(0)
+    for folder, types in TYPES.items():
+        splits = (
+            {"train": 24, "test": 8}
+            if not folder.startswith("crossner")
+            else {"train": 12, "dev": 8, "test": 8}
+        )
+        for split, n in splits.items():
+            _write(root / "ner" / folder / f"{split}.txt", n, types, rng)
+    torch.manual_seed(0)
+    tokenizer = tiny_tokenizer()
+    config = tiny_bert_config(len(tokenizer))
+    config.max_position_embeddings = 256  # the built-in definitions are read whole
+    BertModel(config).save_pretrained(root / "bert")
+    tokenizer.save_pretrained(root / "bert")
+    return {"root": root, "data": root / "ner", "backbone": root / "bert"}
+
+
+def _common(tiny, where: Path) -> list[str]:
+    return [
+        "--backbone", str(tiny["backbone"]), "--data", str(tiny["data"]),
+        "--results", str(where / "results"), "--cache", str(where / "cache"), "--out", str(where / "report"),
+        "--gliner-results", str(where / "gliner"), "--gliner-cache", str(where / "gliner_cache"),
+    ]  # fmt: skip
+
+
+def test_a_target_in_its_source_is_refused(msn, tiny, tmp_path, monkeypatch):
+    msn.check_leave_one_group_out("A", list(msn.CROSSNER))
+    msn.check_leave_one_group_out("B", ["wnut17", "mit_movie", "mit_restaurant"])
+    with pytest.raises(SystemExit, match="wnut17 .*is in the source of protocol A.*leave one group out"):
+        msn.main(["grid", "--protocols", "A", "--targets", "wnut17", *_common(tiny, tmp_path)])
+    assert not (tmp_path / "cache").exists()  # refused before any training
+    for sources, targets in msn.PROTOCOLS.values():  # by data folder, not only by name
+        assert not {msn.data_folder(s) for s in sources} & {msn.data_folder(t) for t in targets}
+    sources, targets = msn.PROTOCOLS["A"]
+    monkeypatch.setitem(msn.PROTOCOLS, "A", ((*sources, "crossner_music"), targets))  # a leaky protocol
+    with pytest.raises(SystemExit, match="crossner_music .*crossner/music.*is in the source"):
+        msn.check_leave_one_group_out("A", ["crossner_music"])
+
+
+def test_summary_counts_targets_below_zero_shot(msn):
+    scores = {
+        ("a", 0): [30.0], ("a", 1): [20.0, 22.0], ("a", 5): [35.0],
+        ("b", 0): [10.0], ("b", 1): [12.0], ("b", 5): [9.0, 10.0],
+        ("c", 0): [5.0], ("c", 1): [6.0], ("c", 5): [7.0],
+    }  # fmt: skip
+    summary = msn.summarize(scores, ["a", "b", "c"], [0, 1, 5])
+    assert summary["below_zero_shot"] == [("a", 1), ("b", 5)]
+    assert summary["targets_below"] == ["a", "b"]
+    assert summary["average"][1] == pytest.approx((21 + 12 + 6) / 3)
+
+
+def _gliner_file(where: Path, protocol: str, target: str, sentences: int, f1: dict) -> None:
+    cells = [
+        {"target": target, "k": k, "seed": None if k == 0 else 0, "steps": 0 if k == 0 else 40,
+         "test_sentences": sentences, "metrics": {"overall_f1": value}}
+        for k, value in f1.items()
+    ]  # fmt: skip
+    cells.append({**cells[-1], "test_sentences": sentences + 1})  # another test set: not joined
+    path = where / "gliner" / f"minilm_{protocol}_names.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": cells}))
+
+
+def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
+    where = tmp_path
+    _gliner_file(where, "A", "crossner_music", 8, {0: 0.25, 1: 0.5})
+    argv = [
+        "--targets", "crossner_music", "wnut17", "--ks", "0", "1", "--seeds", "1",
+        "--max-source-sentences", "60", "--target-steps", "3", *_common(tiny, where),
+    ]  # fmt: skip
+    msn.main(["grid", *argv])
+    cells = where / "results" / "cells" / "minilm_max60"  # a subsampled source stage gets its own tag
+    trained = [r for r in msn.ROWS if msn.ROWS[r]["kind"] != "gliner"]
+    for protocol, target in (("A", "crossner_music"), ("B", "wnut17")):
+        for row in trained:
+            cell = json.loads((cells / protocol / row / f"{target}_k1_seed0.json").read_text())
+            assert row in cell["models"] and cell["steps"] == (1 if row == "keep_fewer_steps" else 3)
+            assert cell["test_sentences"] == 8 and cell["source"]
+        for row in ("dual_conll", "dual_multi_names", "dual_multi_definitions"):  # zero-shot: one per source
+            assert (cells / protocol / row / f"{target}_k0.json").exists()
+        assert not (cells / protocol / "transfer_union" / f"{target}_k0.json").exists()
+    a = json.loads((cells / "A" / "keep_fewer_steps" / "crossner_music_k1_seed0.json").read_text())
+    assert a["steps"] == 1 and json.loads(
+        (cells / "A" / "keep_l2sp" / "crossner_music_k1_seed0.json").read_text()
+    )["l2sp"] == pytest.approx(1.0)
+    settings = json.loads(
+        (where / "cache" / "minilm_max60" / "source_A_dual_names" / "source_settings.json").read_text()
+    )
+    assert settings["max_source_sentences"] == 60 and set(settings["per_source"]) == set(
+        msn.PROTOCOLS["A"][0]
+    )
+    assert sum(settings["per_source"].values()) == settings["sentences"] <= 62
+
+    msn.main(["report", *argv])
+    report = json.loads((where / "report.json").read_text())
+    text = (where / "report.md").read_text()
+    rows = report["rows"]
+    assert set(trained) | {"gliner_names"} <= set(rows)
+    assert rows["gliner_names"]["rows"]["crossner_music"] == {"0": 25.0, "1": 50.0}
+    assert any("not 8" in note for note in report["not_joined"])
+    for row in ("dual_conll", "dual_multi_names", "keep_l2sp"):  # the count, recomputed from the cell files
+        zero_row = "dual_multi_names" if row.startswith("keep") else row
+        below = []
+        for protocol, target in (("A", "crossner_music"), ("B", "wnut17")):
+            zero = json.loads((cells / protocol / zero_row / f"{target}_k0.json").read_text())
+            shot = json.loads((cells / protocol / row / f"{target}_k1_seed0.json").read_text())
+            if (
+                shot["models"][row]["viterbi"]["overall_f1"]
+                < zero["models"][zero_row]["viterbi"]["overall_f1"]
+            ):
+                below.append(target)
+        assert rows[row]["targets_below"] == sorted(below)
+        assert f"| {row} |" in text
+    assert "source stage" in text.lower() and "subsampled by --max-source-sentences 60" in text
+    assert report["chosen_keep"] in msn.KEEP_CANDIDATES
+    assert "met" in text or "missed" in text
+
+    import label_semantics.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a resumed run trained")
+
+    stamps = {p: p.stat().st_mtime_ns for p in cells.rglob("*.json")}
+    monkeypatch.setattr(label_semantics.training, "finetune", no_training)
+    msn.main(["grid", *argv])  # resumed: every cell and source is there
+    assert {p: p.stat().st_mtime_ns for p in cells.rglob("*.json")} == stamps
