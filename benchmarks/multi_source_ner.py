@@ -335,7 +335,7 @@ def _harness_cell(args, row: str, target: str, k: int, seed: int, options: dict)
         return None
     if "dual" not in cell.get("models", {}):
         return None
-    return {**cell, "models": {row: cell["models"]["dual"]}, "from_harness_cell": str(path.relative_to(ROOT))}
+    return {**cell, "models": {row: cell["models"]["dual"]}, "from_harness_cell": _where(path)}
 
 
 def fewshot_cell(args, protocol: str, row: str, target: str, k: int, seed: int) -> dict:

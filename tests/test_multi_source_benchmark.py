@@ -186,3 +186,41 @@ def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(label_semantics.training, "finetune", no_training)
     msn.main(["grid", *argv])  # resumed: every cell and source is there
     assert {p: p.stat().st_mtime_ns for p in cells.rglob("*.json")} == stamps
+
+
+def test_dual_conll_reuses_the_harness_cells_with_the_same_training(msn, tmp_path, monkeypatch):
+    import argparse
+
+    monkeypatch.setattr(msn, "HARNESS_CELLS", tmp_path)
+    models = {"dual": {"viterbi": {"overall_f1": 0.3}}, "transfer": {"viterbi": {"overall_f1": 0.2}}}
+    cell = {"target": "wnut17", "k": 1, "seed": 0, "target_lr": 1e-4, "steps": 40, "models": models}
+    (tmp_path / "wnut17_k1_seed0.json").write_text(json.dumps(cell))
+    (tmp_path / "wnut17_zeroshot.json").write_text(json.dumps({"target": "wnut17", "k": 0, "models": models}))
+    args = argparse.Namespace(conll_source_path=msn.HARNESS_SOURCE, test_limit=None, no_harness_cells=False)
+    args.__dict__.update(target_steps=None, target_lr=1e-4)
+    reused = msn.fewshot_cell(args, "B", "dual_conll", "wnut17", 1, 0)  # no data, no training: read, not run
+    assert reused["models"] == {"dual_conll": models["dual"]} and reused["from_harness_cell"].endswith(
+        "seed0.json"
+    )
+    assert (reused["row"], reused["protocol"], reused["steps"]) == ("dual_conll", "B", 40)
+    assert msn.zero_shot_cell(args, "B", "dual_conll", "wnut17")["models"] == {"dual_conll": models["dual"]}
+    assert msn._harness_cell(args, "dual_conll", "wnut17", 1, 0, {"target_lr": 1e-4, "steps": 20}) is None
+    assert (
+        msn._harness_cell(args, "dual_multi_names", "wnut17", 1, 0, {"target_lr": 1e-4, "steps": 40}) is None
+    )
+    args.conll_source_path = tmp_path / "another_source"  # another CoNLL source: its own cells
+    assert msn._harness_cell(args, "dual_conll", "wnut17", 1, 0, {"target_lr": 1e-4, "steps": 40}) is None
+
+
+def test_smoke_mode_is_tiny(msn, tiny, tmp_path):
+    argv = ["--smoke", "--rows", "dual_multi_names", "--protocols", "A", "--targets", "crossner_ai"]
+    msn.main(["grid", *argv, *_common(tiny, tmp_path)])
+    cells = tmp_path / "results" / "cells" / "smoke" / "A" / "dual_multi_names"
+    assert sorted(p.name for p in cells.glob("*.json")) == [
+        "crossner_ai_k0.json",
+        "crossner_ai_k1_seed0.json",
+    ]
+    cell = json.loads((cells / "crossner_ai_k1_seed0.json").read_text())
+    assert cell["steps"] == 2 and cell["test_sentences"] == 8  # at most 16
+    settings = tmp_path / "cache" / "smoke" / "source_A_dual_names" / "source_settings.json"
+    assert json.loads(settings.read_text())["max_source_sentences"] == 32
