@@ -331,11 +331,16 @@ def _harness_cell(args, row: str, target: str, k: int, seed: int, options: dict)
     if not path.exists():
         return None
     cell = json.loads(path.read_text())
-    if k and (cell.get("target_lr"), cell.get("steps")) != (options["target_lr"], options["steps"]):
+    # cells written before the harness recorded lr and steps ran with its defaults (1e-4, steps_for(k)), as its
+    # own report assumes; those are marked
+    recorded = (cell.get("target_lr", 1e-4), cell.get("steps", harness.steps_for(k)))
+    if k and recorded != (options["target_lr"], options["steps"]):
         return None
+    unrecorded = bool(k) and not ("target_lr" in cell and "steps" in cell)
     if "dual" not in cell.get("models", {}):
         return None
-    return {**cell, "models": {row: cell["models"]["dual"]}, "from_harness_cell": _where(path)}
+    out = {**cell, "models": {row: cell["models"]["dual"]}, "from_harness_cell": _where(path)}
+    return {**out, "harness_defaults_assumed": True} if unrecorded else out
 
 
 def fewshot_cell(args, protocol: str, row: str, target: str, k: int, seed: int) -> dict:
@@ -684,6 +689,15 @@ def cmd_report(args) -> None:
         lines += ["", "### The issue's targets", "", *checks]
     if notes:
         lines += ["", "Not joined:", *[f"- {n}" for n in notes]]
+    reused = [c for c in cells if c.get("from_harness_cell")]
+    if reused:
+        assumed = sum(bool(c.get("harness_defaults_assumed")) for c in reused)
+        lines += [
+            "",
+            f"dual_conll: {len(reused)} cells read from the few-shot harness's grid (`{HARNESS_CELLS.name}` cells, "
+            f"same source checkpoint, support sets and training); {assumed} of them predate its recording of lr and "
+            "steps and are taken to have run with its defaults (lr 1e-4, steps 40 / 80).",
+        ]
     overlap = {}
     for protocol in args.protocols:
         path = args.results / "cells" / args.tag / f"{protocol}_overlap.json"

@@ -208,6 +208,11 @@ def test_dual_conll_reuses_the_harness_cells_with_the_same_training(msn, tmp_pat
     assert (
         msn._harness_cell(args, "dual_multi_names", "wnut17", 1, 0, {"target_lr": 1e-4, "steps": 40}) is None
     )
+    del cell["target_lr"], cell["steps"]  # an old cell: the harness's defaults assumed, and said so
+    (tmp_path / "wnut17_k1_seed0.json").write_text(json.dumps(cell))
+    assert msn.fewshot_cell(args, "B", "dual_conll", "wnut17", 1, 0)["harness_defaults_assumed"] is True
+    args.target_lr = 5e-5
+    assert msn._harness_cell(args, "dual_conll", "wnut17", 1, 0, {"target_lr": 5e-5, "steps": 40}) is None
     args.conll_source_path = tmp_path / "another_source"  # another CoNLL source: its own cells
     assert msn._harness_cell(args, "dual_conll", "wnut17", 1, 0, {"target_lr": 1e-4, "steps": 40}) is None
 
