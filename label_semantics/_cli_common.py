@@ -123,6 +123,20 @@ def _crf_options(args) -> dict:
     return {"crf": True, "crf_loss": args.crf} if args.crf else {}
 
 
+STYLE_OPTION = {
+    "action": _Once,
+    "choices": ("names", "definitions"),
+    "help": "how the label tower reads the built-in entity types: their names ('begin person') or short "
+    "definitions ('begin person: ...'); saved with the model (default: names, or the --model's own)",
+}
+
+
+def _style_options(args) -> dict:
+    """`from_encoder` keywords of --description-style (none when not given: the library's default)."""
+    style = getattr(args, "description_style", None)
+    return {"description_style": style} if style else {}
+
+
 # ---------------------------------------------------------------------------------------------- loading
 
 

@@ -14,6 +14,7 @@ from ._cli_common import (
     _load_split,
     _print_metrics,
     _split,
+    _style_options,
     default_backbone,
 )
 
@@ -45,7 +46,7 @@ def run_fewshot(args, source_name: str, target: str) -> int:
     backbone = args.backbone or default_backbone()
     print(f"Backbone {backbone}\nSource {source_name}: {len(source)} sentences, labels {labels}")
     model = LabelSemanticsForTokenClassification.from_encoder(
-        backbone, labels=labels, tag_scheme=scheme, **_crf_options(args)
+        backbone, labels=labels, tag_scheme=scheme, **_crf_options(args), **_style_options(args)
     )
     with _k_shot(args.k):
         model, support = fewshot_transfer(

@@ -11,6 +11,7 @@ from ._cli_common import (
     _k_shot,
     _load_model,
     _load_split,
+    _style_options,
     default_backbone,
 )
 
@@ -87,12 +88,19 @@ def _train_model(args, labels, descriptions, scheme):
             )
         model = _load_model(args.model, kinds=("label-semantics",))
         with _argument("--labels", labels):
-            model.set_labels(labels, descriptions=descriptions, tag_scheme=scheme)
+            model.set_labels(
+                labels, descriptions=descriptions, tag_scheme=scheme, description_style=args.description_style
+            )
         return model, card_data_for(model).dataset_name
     backbone = args.backbone or default_backbone()
     try:
         model = LabelSemanticsForTokenClassification.from_encoder(
-            backbone, labels=labels, descriptions=descriptions, tag_scheme=scheme, **_crf_options(args)
+            backbone,
+            labels=labels,
+            descriptions=descriptions,
+            tag_scheme=scheme,
+            **_crf_options(args),
+            **_style_options(args),
         )
     except FileNotFoundError as err:
         raise SystemExit(f"error: --backbone {backbone!r}: {err}") from err

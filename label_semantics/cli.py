@@ -18,6 +18,7 @@ from ._cli_common import (
     CRF_LOSSES,
     KEEP_SOURCE_HELP,
     SCHEME_HELP,
+    STYLE_OPTION,
     _argument,
     _count,
     _dataset,
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-scheme", type=_scheme, help="--source: " + SCHEME_HELP)
     p.add_argument("--target-scheme", type=_scheme, help="--target and --target-test: " + SCHEME_HELP)
     p.add_argument("--crf", choices=CRF_LOSSES, help=CRF_HELP)
+    p.add_argument("--description-style", **STYLE_OPTION)
     p.add_argument("--backbone", help="BERT-like encoder folder or Hub id (default: all-MiniLM-L6-v2)")
     p.add_argument(
         "--k", type=_positive_int, default=5, help="mentions per entity type in the support set (default: 5)"
@@ -297,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TYPE=TEXT",
         help="descriptions of entity types, e.g. PER=person (default: built-in ones, else the type's words)",
     )
+    p.add_argument("--description-style", **STYLE_OPTION)
     p.add_argument("--k", type=_positive_int, help="train on a K-shot support set sampled from the data")
     p.add_argument("--seed", type=int, default=0, help="sampling and training seed (default: %(default)s)")
     p.add_argument(

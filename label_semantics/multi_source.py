@@ -115,7 +115,9 @@ class CombinedSources:
 
     Attributes:
         labels (`list[str]`): the union of the sources' labels in the model's scheme, `"O"` first.
-        descriptions (`dict[str, str]`): the description of every type, for `model.set_labels`.
+        descriptions (`dict[str, str]`): the descriptions the user gave (`Source.descriptions`, `descriptions=`),
+            for `model.set_labels`; the other types are described by the model's own `description_style` (types
+            are still matched by their names' descriptions, rule 2).
         scheme (`str`): the scheme of `labels` and of every row's tags.
         sources (`list[str]`): the sources' names, in the order given.
         datasets (`list[datasets.Dataset]`): per source, its rows (`tokens`, `ner_tags` in `scheme`, merged names).
@@ -204,7 +206,7 @@ def combine_sources(
     scheme = normalize_scheme(scheme)
     by_key: dict[str, tuple[str, str, str]] = {}  # description key -> (type, source, description)
     by_name: dict[str, tuple[str, str]] = {}  # type -> (source, description)
-    rows, kinds, allowed_types, merged = [], {}, [], {}
+    rows, kinds, allowed_types, merged, given = [], {}, [], {}, {}
     for source in sources:
         words, tags = _rows(source.dataset)
         if not any(t != "O" for sentence in tags for t in sentence):
@@ -256,6 +258,10 @@ def combine_sources(
                 names[entity_type] = name
                 merged[(source.name, entity_type)] = name
             by_name.setdefault(name, (source.name, text))
+            if (
+                entity_type in known
+            ):  # given by the user: kept; the others follow the model's description style
+                given.setdefault(name, known[entity_type])
         if names:
             tags = [_rename(t, names) for t in tags]
         allowed_types.append(entity_types(t for sentence in tags for t in sentence))
@@ -281,7 +287,7 @@ def combine_sources(
     )
     return CombinedSources(
         labels=labels,
-        descriptions={name: text for name, (_, text) in by_name.items()},
+        descriptions=given,
         scheme=scheme,
         sources=[s.name for s in sources],
         datasets=rows,

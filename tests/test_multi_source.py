@@ -265,3 +265,23 @@ def test_fewshot_transfer_pre_finetunes_on_several_sources(tiny_encoder_dir, tmp
         seen[0] is not None and seen[-1] is None
     )  # the source stage ran masked, the target stage on its labels
     assert model.labels == ["O", "B-place", "I-place", "B-work", "I-work"]
+
+
+def test_cli_train_several_data_sets_with_definitions(tiny_encoder_dir, tmp_path):
+    from label_semantics.label_descriptions import describe_type
+
+    write_column_file(tmp_path / "news" / "train.txt", 12, ["PER", "LOC"], seed=0)
+    write_column_file(tmp_path / "movies" / "train.txt", 12, ["actor", "genre"], seed=1)
+    out = tmp_path / "model"
+    argv = ["train", "--data", str(tmp_path / "news"), "--data", str(tmp_path / "movies")]
+    argv += ["--backbone", str(tiny_encoder_dir), "--output", str(out), "--max-steps", "1"]
+    assert main([*argv, "--description-style", "definitions"]) == 0
+    saved = LabelSemanticsForTokenClassification.from_pretrained(out)
+    assert saved.config.description_style == "definitions"
+    descriptions = dict(zip(saved.labels, saved.config.label_descriptions))
+    # the label tower reads the definitions, not the names the sources were matched by
+    assert descriptions["B-PER"] == "begin " + describe_type("PER", style="definitions")
+    assert descriptions["I-genre"] == "inside " + describe_type("genre", style="definitions")
+    assert describe_type("PER", style="definitions") != describe_type("PER")
+    with pytest.raises(SystemExit):  # given twice: an error, not the last one silently
+        main([*argv, "--description-style", "names", "--description-style", "definitions"])
