@@ -69,8 +69,10 @@ class LabelTokenForSequenceClassification(PreTrainedModel):
 
     Measured in BENCHMARKS.md (MiniLM backbone): in the design before issue 10 (`label_attention="shared"`,
     `label_head="linear"`) it matches or beats `AutoModelForSequenceClassification` with thousands of training
-    texts (GoEmotions macro-F1 44.0 against 19.3), but with 8 to 32 texts per label it trained unreliably. The few-shot
-    figures of the default design are in `benchmarks/results/label_token_classifier_fewshot_probe.md`.
+    texts (GoEmotions macro-F1 44.0 against 19.3), but with 8 to 32 texts per label it trained unreliably. The default
+    design beats SetFit's default recipe at 8 and 16 texts per label (mean accuracy over emotion and SST-5 40.8
+    against 33.5, and 44.2 against 40.8) and the standard head at every k, and none of its runs collapsed
+    (`benchmarks/results/label_token_classifier_fewshot.md`).
 
     Example:
 
