@@ -190,15 +190,16 @@ def batches(tokenizer, texts, index_batches, max_length):
         yield ids, dict(encoded)
 
 
-def label_warmup_optimizer(model, lr: float) -> torch.optim.Optimizer:
-    """The optimizer of the label warm-up phase: the label tokens' embedding rows (a gradient hook zeroes the other
-    rows' gradients) and the head (every parameter outside the encoder), at `lr`; the encoder stays as it is."""
+def label_warmup_optimizer(model, lr: float):
+    """The optimizer of the label warm-up phase: the label tokens' embedding rows and the head (every parameter
+    outside the encoder), at `lr`; the encoder stays as it is. Also the handle of the gradient hook that zeroes the
+    other embedding rows' gradients, to remove when the phase ends."""
     weight = model.encoder.get_input_embeddings().weight
     rows = torch.zeros(weight.shape[0], 1)
     rows[model.config.label_token_ids] = 1.0
-    model._label_rows_hook = weight.register_hook(lambda grad: grad * rows)
+    hook = weight.register_hook(lambda grad: grad * rows)
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    return torch.optim.AdamW([weight, *head], lr=lr, weight_decay=0.0)
+    return torch.optim.AdamW([weight, *head], lr=lr, weight_decay=0.0), hook
 
 
 def train(
@@ -208,21 +209,23 @@ def train(
     grouped by length. With `label_warmup` > 0 (label-token model), that many steps first train only the label
     tokens' embeddings and the head at 10 × `lr`, constant (`label_warmup_optimizer`); then the `steps` as above."""
     rng = random.Random(seed)
-    phases = []
+    phases = []  # (optimizer, schedule, steps, gradient hook to remove after the phase)
     if label_warmup:
-        phases.append((label_warmup_optimizer(model, 10 * lr), None, label_warmup))
+        warmup, hook = label_warmup_optimizer(model, 10 * lr)
+        phases.append((warmup, None, label_warmup, hook))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    phases.append((optimizer, get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps), steps))
+    phases.append(
+        (optimizer, get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps), steps, None)
+    )
     model.train()
     seen, losses = 0, []
     start = time.perf_counter()
-    for optimizer, schedule, budget in phases:
+    for optimizer, schedule, budget, hook in phases:
         seen += _steps(
             model, tokenizer, texts, targets, optimizer, schedule, budget, batch_size, rng, max_length, losses
         )
-        if getattr(model, "_label_rows_hook", None) is not None:
-            model._label_rows_hook.remove()
-            model._label_rows_hook = None
+        if hook is not None:
+            hook.remove()
     seconds = time.perf_counter() - start
     return {
         "steps": steps + label_warmup,
