@@ -111,6 +111,25 @@ def test_summary_counts_targets_below_zero_shot(msn):
     assert summary["average"][1] == pytest.approx((21 + 12 + 6) / 3)
 
 
+def test_keep_recipe_is_chosen_on_the_other_protocols_targets(msn):
+    """A recipe that wins on protocol A's targets is chosen for B, and B's winner for A: no reported test set
+    chooses its own recipe."""
+    a, b = "crossner_ai", "wnut17"
+
+    def cells(on_a, on_b):
+        return {(a, 0): [30.0], (a, 1): [on_a], (b, 0): [30.0], (b, 1): [on_b]}
+
+    scores = {
+        "dual_multi_names": cells(25.0, 25.0),  # below zero-shot on both
+        "keep_l2sp": cells(40.0, 20.0),  # the best on A's target, below zero-shot on B's
+        "keep_label_lr": cells(31.0, 35.0),  # never below; best on B's
+    }
+    args = type("Args", (), {"ks": [0, 1], "targets": [a, b]})()
+    assert msn.choose_keep_held_out(scores, args) == {"A": "keep_label_lr", "B": "keep_l2sp"}
+    args.targets = [a]  # protocol B has not run: A's recipe cannot be chosen
+    assert msn.choose_keep_held_out(scores, args) == {"A": None, "B": "keep_l2sp"}
+
+
 def _gliner_file(where: Path, protocol: str, target: str, sentences: int, f1: dict) -> None:
     cells = [
         {"target": target, "k": k, "seed": None if k == 0 else 0, "steps": 0 if k == 0 else 40,
@@ -174,7 +193,10 @@ def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
         assert rows[row]["targets_below"] == sorted(below)
         assert f"| {row} |" in text
     assert "source stage" in text.lower() and "subsampled by --max-source-sentences 60" in text
-    assert report["chosen_keep"] in msn.KEEP_CANDIDATES
+    held_out = report["chosen_keep_held_out"]
+    assert set(held_out) == {"A", "B"} and all(r in msn.KEEP_CANDIDATES for r in held_out.values())
+    assert report["chosen_keep"] == (held_out["A"] if held_out["A"] == held_out["B"] else None)
+    assert "on the *other* protocol's targets" in text
     assert "met" in text or "missed" in text
 
     import label_semantics.training
