@@ -545,12 +545,7 @@ def choose_keep_held_out(scores: dict, args) -> dict[str, str | None]:
             row: summarize(values, targets, args.ks)
             for row, values in scores.items()
             if row in KEEP_CANDIDATES and all((t, 0) in values for t in targets)
-        }
-        held_out = {
-            row: s
-            for row, s in held_out.items()
-            if all(all((t, k) in scores[row] for t in targets) for k in args.ks if k)
-        }
+        }  # choose_keep takes only rows with every K on every target (`summarize`'s averages)
         chosen[protocol] = choose_keep(held_out, args.ks)
     return chosen
 
