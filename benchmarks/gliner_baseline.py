@@ -32,6 +32,11 @@ domains; targets WNUT-17, MIT Movie, MIT Restaurant)::
     OMP_NUM_THREADS=1 benchmarks/.venv-gliner/bin/python benchmarks/gliner_baseline.py run --protocol A --ks 1 5 --seeds 3
     .venv/bin/python benchmarks/gliner_baseline.py score --protocol A
 
+With ``--max-source-sentences N`` (given to every command) ``prepare`` writes the very sentences that
+``multi_source_ner.py --max-source-sentences N`` trains the dual tower on (its `source_data`: each source in
+proportion to its size, same seed), under the tag ``minilm_maxN_<protocol>_<style>``, which that script's report
+joins; ``run`` refuses prepared data of another N.
+
 A smoke run on a tiny slice (the numbers mean nothing; ``--limit`` caps every source and test set)::
 
     S="--sources conll2003 wnut17 --targets crossner_music --ks 1 --seeds 1 --tag smoke"
@@ -283,11 +288,18 @@ def cmd_prepare(args) -> None:
     from label_semantics.verbalizer import describe_type, entity_types
 
     out = _data_dir(args)
+    subsampled = {}
+    if args.max_source_sentences is not None:
+        # the multi-source benchmark's own subsample (same shares, same seed), so both models see the same sentences
+        import multi_source_ner
+
+        subsampled = multi_source_ner.source_data(args, args.sources)
     types = {}
     for name in (*args.sources, *args.targets):
         train = fewshot_ner.load(DATASETS[name], "train", args.data)
         if name in args.sources:
-            rows = _rows(train)[: args.limit] if args.limit else _rows(train)
+            rows = _rows(subsampled.get(name, train))
+            rows = rows[: args.limit] if args.limit else rows
             if not any(tag != "O" for row in rows for tag in row["tags"]):
                 raise SystemExit(f"error: source {name} ({args.data / DATASETS[name]}) holds no entity")
             _write_jsonl(out / f"source_{name}.jsonl", rows)
@@ -296,7 +308,12 @@ def cmd_prepare(args) -> None:
             raise SystemExit(f"error: {name} is tagged {scheme}; this script reads IOB2 data only")
         names = entity_types(labels)
         types[name] = type_texts(names, lambda t: describe_type(t, style=args.description_style))
-    (out / "types.json").write_text(json.dumps({"style": args.description_style, "types": types}, indent=1))
+    spec = {
+        "style": args.description_style,
+        "types": types,
+        "max_source_sentences": args.max_source_sentences,
+    }
+    (out / "types.json").write_text(json.dumps(spec, indent=1))
     for target in args.targets:
         test = _rows(fewshot_ner.load_target(target, "test", args.data))
         _write_jsonl(out / f"test_{target}.jsonl", test[: args.limit] if args.limit else test)
@@ -403,6 +420,7 @@ def _source_model(args, types: dict) -> Path:
         "steps": steps,
         "seconds": round(seconds, 1),
         "sources": args.sources,
+        "max_source_sentences": args.max_source_sentences,  # checked against the prepared data by cmd_run
     }
     settings.update(lr=args.source_lr, others_lr=args.others_lr, batch_size=args.source_batch_size)
     (path / "source_settings.json").write_text(json.dumps(settings, indent=1))
@@ -441,6 +459,11 @@ def cmd_run(args) -> None:
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     spec = json.loads((_data_dir(args) / "types.json").read_text())
+    if spec.get("max_source_sentences") != args.max_source_sentences:
+        raise SystemExit(
+            f"error: {_data_dir(args)} was prepared with --max-source-sentences "
+            f"{spec.get('max_source_sentences')}, not {args.max_source_sentences}; give the same value to prepare and run"
+        )
     types = spec["types"]
     source = _source_model(args, types)
     out = args.cache / args.tag / "predictions"
@@ -583,6 +606,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--limit", type=int, help="prepare: keep only the first N sentences of each source and test set"
     )
+    parser.add_argument(
+        "--max-source-sentences",
+        type=int,
+        help="subsample the sources to about N sentences as benchmarks/multi_source_ner.py does (own tag: minilm_maxN_...)",
+    )
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the NER data sets")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -620,7 +648,8 @@ def main(argv=None) -> None:
     if not args.sources or not args.targets:
         parser.error("give --protocol, or --sources and --targets")
     check_protocol(args.sources, args.targets)
-    args.tag = args.tag or f"minilm_{args.protocol or 'custom'}_{args.description_style}"
+    prefix = "minilm" if args.max_source_sentences is None else f"minilm_max{args.max_source_sentences}"
+    args.tag = args.tag or f"{prefix}_{args.protocol or 'custom'}_{args.description_style}"
     RESULTS = args.results
     args.cache.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

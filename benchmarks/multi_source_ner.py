@@ -447,12 +447,15 @@ def gliner_scores(args, protocol: str, style: str, targets) -> tuple[dict, list[
         return {}, []
     notes, scores = [], {}
     settings = args.gliner_cache / tag / "source" / "source_settings.json"
-    if settings.exists() and list(json.loads(settings.read_text())["sources"]) != list(
-        PROTOCOLS[protocol][0]
-    ):
-        return {}, [
-            f"{path.name}: trained on {json.loads(settings.read_text())['sources']}, not protocol {protocol}'s"
-        ]
+    if settings.exists():
+        recorded = json.loads(settings.read_text())
+        if list(recorded["sources"]) != list(PROTOCOLS[protocol][0]):
+            return {}, [f"{path.name}: trained on {recorded['sources']}, not protocol {protocol}'s"]
+        if recorded.get("max_source_sentences") != args.max_source_sentences:
+            return {}, [
+                f"{path.name}: source subsampled to {recorded.get('max_source_sentences')} sentences, "
+                f"not this run's {args.max_source_sentences}"
+            ]
     sizes = {t: len(_test(args, t)) for t in targets}
     for cell in json.loads(path.read_text())["cells"]:
         target, k, seed = cell["target"], cell["k"], cell.get("seed")
@@ -813,7 +816,7 @@ def main(argv=None) -> None:
     parser.add_argument("--gliner-results", type=Path, default=GLINER_RESULTS)
     parser.add_argument("--gliner-cache", type=Path, default=ROOT / "benchmarks" / "cache" / "gliner")
     parser.add_argument(
-        "--gliner-prefix", default="minilm", help="gliner_baseline.py's tags: <prefix>_<P>_<style>"
+        "--gliner-prefix", help="gliner_baseline.py's tags: <prefix>_<P>_<style> (default: this run's --tag)"
     )
     parser.add_argument("--reverse", action="store_true", help="grid: walk the cells from the other end")
     parser.add_argument(
@@ -838,6 +841,7 @@ def main(argv=None) -> None:
     args.tag = args.tag or (
         "minilm" if args.max_source_sentences is None else f"minilm_max{args.max_source_sentences}"
     )
+    args.gliner_prefix = args.gliner_prefix or args.tag
     args.results = args.results or RESULTS
     args.cache = args.cache or CACHE
     name = "multi_source_ner" if args.tag == "minilm" else f"multi_source_ner_{args.tag}"

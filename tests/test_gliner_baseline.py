@@ -153,3 +153,19 @@ def test_prepare_writes_the_harness_support_sets_and_score_reads_predictions(gb,
         "K-shot below zero-shot: 1 of 1" in table
         and "encoder (over 512 sub-tokens with the labels): 2." in table
     )
+
+
+def test_prepare_subsamples_the_sources_as_the_multi_source_benchmark_does(gb, tiny_ner_dir, tmp_path):
+    msn = _module("multi_source_ner")
+    cache = tmp_path / "cache"
+    common = ["--sources", "conll2003", "--targets", "wnut17", "--ks", "1", "--seeds", "1"]
+    common += ["--data", str(tiny_ner_dir), "--cache", str(cache), "--results", str(tmp_path / "results")]
+    gb.main(["prepare", *common, "--max-source-sentences", "12"])
+    data = cache / "data" / "minilm_max12_custom_names"  # a subsampled source gets its own tag
+    rows = [json.loads(line) for line in (data / "source_conll2003.jsonl").read_text().splitlines()]
+    args = type("Args", (), {"data": tiny_ner_dir, "max_source_sentences": 12})()
+    expected = msn.source_data(args, ["conll2003"])["conll2003"]
+    assert len(rows) == 12 < 40 and [r["tokens"] for r in rows] == [list(t) for t in expected["tokens"]]
+    assert json.loads((data / "types.json").read_text())["max_source_sentences"] == 12
+    with pytest.raises(SystemExit, match="prepared with --max-source-sentences 12, not 6"):
+        gb.main(["run", *common, "--max-source-sentences", "6", "--tag", "minilm_max12_custom_names"])

@@ -130,21 +130,29 @@ def test_keep_recipe_is_chosen_on_the_other_protocols_targets(msn):
     assert msn.choose_keep_held_out(scores, args) == {"A": None, "B": "keep_l2sp"}
 
 
-def _gliner_file(where: Path, protocol: str, target: str, sentences: int, f1: dict) -> None:
+def _gliner_file(
+    where: Path, protocol: str, target: str, sentences: int, f1: dict, prefix: str = "minilm", subsample=None
+) -> None:
     cells = [
         {"target": target, "k": k, "seed": None if k == 0 else 0, "steps": 0 if k == 0 else 40,
          "test_sentences": sentences, "metrics": {"overall_f1": value}}
         for k, value in f1.items()
     ]  # fmt: skip
     cells.append({**cells[-1], "test_sentences": sentences + 1})  # another test set: not joined
-    path = where / "gliner" / f"minilm_{protocol}_names.json"
+    path = where / "gliner" / f"{prefix}_{protocol}_names.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"cells": cells}))
+    settings = where / "gliner_cache" / f"{prefix}_{protocol}_names" / "source" / "source_settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    sources = list(_module().PROTOCOLS[protocol][0])
+    settings.write_text(json.dumps({"sources": sources, "max_source_sentences": subsample}))
 
 
 def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
     where = tmp_path
-    _gliner_file(where, "A", "crossner_music", 8, {0: 0.25, 1: 0.5})
+    _gliner_file(where, "A", "crossner_music", 8, {0: 0.25, 1: 0.5}, prefix="minilm_max60", subsample=60)
+    # another source stage (subsampled to 6000, not 60): left out
+    _gliner_file(where, "B", "wnut17", 8, {0: 0.25}, prefix="minilm_max60", subsample=6000)
     argv = [
         "--targets", "crossner_music", "wnut17", "--ks", "0", "1", "--seeds", "1",
         "--max-source-sentences", "60", "--target-steps", "3", *_common(tiny, where),
@@ -179,6 +187,8 @@ def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
     assert set(trained) | {"gliner_names"} <= set(rows)
     assert rows["gliner_names"]["rows"]["crossner_music"] == {"0": 25.0, "1": 50.0}
     assert any("not 8" in note for note in report["not_joined"])
+    assert not rows["gliner_names"]["rows"].get("wnut17")
+    assert any("subsampled to 6000 sentences, not this run's 60" in note for note in report["not_joined"])
     for row in ("dual_conll", "dual_multi_names", "keep_l2sp"):  # the count, recomputed from the cell files
         zero_row = "dual_multi_names" if row.startswith("keep") else row
         below = []
