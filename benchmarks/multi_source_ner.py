@@ -487,7 +487,7 @@ def row_scores(args, cells: list[dict]) -> tuple[dict, list[str]]:
                 )
     for row in args.rows:
         key = zero_shot_key(row) if ROWS[row]["kind"] != "gliner" else None
-        if key and key != row:
+        if key and key != row and out[row]:  # a keep row with no K-shot cell of its own is not shown
             for (target, k), values in list(out.get(key, {}).items()):
                 if k == 0:
                     out[row][target, 0] = values
@@ -585,11 +585,17 @@ def check_targets(summaries: dict, ks, n_targets: int) -> list[str]:
                         f"K={k} {value:.1f} vs {name} {other:.1f}: {'met' if value >= other else 'missed'} ({value - other:+.1f})"
                     )
         below = summaries[row]["targets_below"]
-        if zero is not None:
+        rows = summaries[row]["rows"]
+        measured = [t for t, v in rows.items() if 0 in v and all(k in v for k in ks if k)]
+        if zero is not None and measured and any(k for k in ks):
             checks.append(
-                f"below zero-shot on {len(below)} of {n_targets} targets: {'met' if not below else 'missed'}"
+                f"below zero-shot on {len(below)} of {len(measured)} targets"
+                + (f" (of {n_targets}: the others lack a K)" if len(measured) < n_targets else "")
+                + f": {'met' if not below else 'missed'}"
                 + (f" ({', '.join(below)})" if below else "")
             )
+        elif zero is not None:
+            checks.append("below zero-shot: not measured (no target has every K)")
         lines.append(f"- **{row}**: " + "; ".join(checks))
     if lines and n_targets != 8:
         lines.append(f"- (on {n_targets} of the 8 targets only: the issue's targets are averages over all 8)")

@@ -111,6 +111,33 @@ def test_summary_counts_targets_below_zero_shot(msn):
     assert summary["average"][1] == pytest.approx((21 + 12 + 6) / 3)
 
 
+def test_the_below_zero_shot_target_counts_only_targets_with_every_k(msn):
+    zero_only = {("a", 0): [30.0], ("b", 0): [10.0]}
+    partial = {**zero_only, ("a", 1): [35.0], ("a", 5): [20.0], ("b", 1): [12.0]}
+    summaries = {
+        "dual_multi_names": msn.summarize(zero_only, ["a", "b"], [0, 1, 5]),
+        "dual_multi_definitions": msn.summarize(partial, ["a", "b"], [0, 1, 5]),
+    }
+    cells = [
+        {
+            "target": "a",
+            "k": 0,
+            "seed": None,
+            "models": {"dual_multi_names": {"viterbi": {"overall_f1": 0.3}}},
+        }
+    ]
+    args = type(
+        "Args", (), {"rows": ["dual_multi_names", "keep_l2sp"], "targets": ["a"], "ks": [0, 1], "seeds": 1}
+    )
+    scores, _ = msn.row_scores(args, cells)
+    assert (
+        scores["dual_multi_names"] == {("a", 0): [30.0]} and scores["keep_l2sp"] == {}
+    )  # no copy of K=0 alone
+    lines = msn.check_targets(summaries, [0, 1, 5], 2)
+    assert "below zero-shot: not measured (no target has every K)" in lines[0]  # not "0 of 2: met"
+    assert "below zero-shot on 1 of 1 targets (of 2: the others lack a K): missed (a)" in lines[1]
+
+
 def test_keep_recipe_is_chosen_on_the_other_protocols_targets(msn):
     """A recipe that wins on protocol A's targets is chosen for B, and B's winner for A: no reported test set
     chooses its own recipe."""
