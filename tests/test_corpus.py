@@ -168,10 +168,17 @@ def test_an_injected_failure_resumes_without_redoing_finished_chunks(model, corp
         tag_corpus(model, corpus, output, chunk_size=5, progress=False)
     with pytest.raises(ValueError, match="exists and no interrupted run"):
         tag_corpus(model, corpus, tmp_path / "reference.jsonl", chunk_size=4, progress=False)
-    assert (
-        tag_corpus(model, corpus, output, chunk_size=5, overwrite=True, progress=False).read_bytes()
-        == reference
+    # other chunks pad other batches, which may move a score's last float32 bits on some CPUs (seen with AVX-512)
+    redone = read_jsonl(tag_corpus(model, corpus, output, chunk_size=5, overwrite=True, progress=False))
+    expected = [json.loads(line) for line in reference.decode().splitlines()]
+    assert [_without_scores(r) for r in redone] == [_without_scores(r) for r in expected]
+    assert [e["score"] for r in redone for e in r["entities"]] == pytest.approx(
+        [e["score"] for r in expected for e in r["entities"]], abs=1e-5
     )
+
+
+def _without_scores(row: dict) -> dict:
+    return {**row, "entities": [{k: v for k, v in e.items() if k != "score"} for e in row["entities"]]}
 
 
 KILLABLE = """
