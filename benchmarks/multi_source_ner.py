@@ -585,9 +585,10 @@ def check_targets(summaries: dict, ks, n_targets: int) -> list[str]:
                         f"K={k} {value:.1f} vs {name} {other:.1f}: {'met' if value >= other else 'missed'} ({value - other:+.1f})"
                     )
         below = summaries[row]["targets_below"]
+        shots = [k for k in ks if k]
         rows = summaries[row]["rows"]
-        measured = [t for t, v in rows.items() if 0 in v and all(k in v for k in ks if k)]
-        if zero is not None and measured and any(k for k in ks):
+        measured = [t for t, v in rows.items() if shots and 0 in v and all(k in v for k in shots)]
+        if zero is not None and measured:
             checks.append(
                 f"below zero-shot on {len(below)} of {len(measured)} targets"
                 + (f" (of {n_targets}: the others lack a K)" if len(measured) < n_targets else "")
