@@ -175,9 +175,20 @@ def finetune(
         )
         trainer.train()
     model.eval()
-    if not existed and os.path.isdir(output_dir) and not os.listdir(output_dir):
-        os.rmdir(output_dir)  # nothing was saved: leave no empty folder behind
+    if not existed and trainer.is_world_process_zero():
+        remove_if_empty(output_dir)  # nothing was saved: leave no empty folder behind
     return trainer
+
+
+def remove_if_empty(path: str | os.PathLike) -> bool:
+    """Remove the folder `path` if it exists and holds nothing; whether it did. Only the main process of a run
+    across processes calls it, and a folder that another process removed or wrote into meanwhile is left as it
+    is, not an error."""
+    try:
+        os.rmdir(path)
+    except OSError:  # gone already, not a folder, or not empty
+        return False
+    return True
 
 
 @contextmanager

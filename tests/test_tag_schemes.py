@@ -314,6 +314,17 @@ def test_finetune_reads_the_data_in_the_scheme_it_is_given_and_leaves_no_empty_f
     assert not (tmp_path / "b").exists()  # nothing was saved, so no empty Trainer folder is left
 
 
+def test_an_empty_trainer_folder_removed_by_another_process_is_not_an_error(tmp_path):
+    from label_semantics.training import remove_if_empty
+
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "model.safetensors").write_text("x")
+    (tmp_path / "empty").mkdir()
+    assert remove_if_empty(tmp_path / "empty") and not (tmp_path / "empty").exists()
+    assert not remove_if_empty(tmp_path / "empty")  # a second process's removal came first: no FileNotFoundError
+    assert not remove_if_empty(tmp_path / "full") and (tmp_path / "full" / "model.safetensors").exists()
+
+
 def test_fewshot_transfer_takes_the_target_scheme(model, tmp_path):
     target = Dataset.from_list(
         [{"tokens": ["mary", "in", "london"], "ner_tags": ["I-PER", "O", "I-LOC"]}] * 3
