@@ -380,8 +380,10 @@ def _train(
 
 
 def _source_model(args, types: dict) -> Path:
+    path = args.cache / (args.source_tag or args.tag) / "source"
+    if args.source_tag and not path.is_dir():
+        raise SystemExit(f"error: --source-tag {args.source_tag}: no source model at {path}; run that tag first")
     gliner = _import_gliner()
-    path = args.cache / args.tag / "source"
     if (path / "gliner_config.json").exists() or (path / "config.json").exists():
         return path
     rng = random.Random(0)
@@ -434,8 +436,11 @@ def _load(path: Path):
     return model
 
 
-def _predict(model, rows: list[dict], texts: dict[str, str], args) -> tuple[list[list[str]], int]:
-    """Word-level IOB2 tags of every sentence, and how many sentences GLiNER's encoder had to cut."""
+def _predict(
+    model, rows: list[dict], texts: dict[str, str], args
+) -> tuple[list[list[str]], list[list[list]], int]:
+    """Word-level IOB2 tags of every sentence, its spans as ``[start, end, label text, score]`` (what GLiNER
+    kept at ``args.threshold``, for `score --threshold`), and how many sentences GLiNER's encoder had to cut."""
     labels = list(texts.values())
     type_of = {text: entity_type for entity_type, text in texts.items()}
     tokenizer = model.data_processor.transformer_tokenizer
@@ -451,7 +456,22 @@ def _predict(model, rows: list[dict], texts: dict[str, str], args) -> tuple[list
         sentences, labels, flat_ner=True, threshold=args.threshold, batch_size=args.eval_batch_size
     )
     tags = [entities_to_tags(found, r["tokens"], type_of) for found, r in zip(entities, rows)]
-    return tags, truncated
+    spans = [[[e["start"], e["end"], e["label"], float(e["score"])] for e in found] for found in entities]
+    return tags, spans, truncated
+
+
+def tags_at_threshold(
+    spans: Sequence[Sequence], words: Sequence[str], type_of: dict[str, str], threshold: float
+) -> list[str]:
+    """The IOB2 tags GLiNER would have given ``words`` at a higher ``threshold``, from the ``[start, end, label,
+    score]`` spans it kept at a lower one. Exact for flat NER: its greedy decoding takes spans by falling score and
+    drops those that overlap one taken, so the spans above ``threshold`` are decided before any below it.
+
+    >>> tags_at_threshold([[0, 4, "person", 0.3], [5, 10, "place", 0.7]], ["John", "Paris"], {"person": "PER", "place": "LOC"}, 0.5)
+    ['O', 'B-LOC']
+    """
+    kept = [{"start": a, "end": b, "label": label} for a, b, label, score in spans if score > threshold]
+    return entities_to_tags(kept, words, type_of)
 
 
 def cmd_run(args) -> None:
@@ -502,9 +522,12 @@ def cmd_run(args) -> None:
                     train_seconds=round(time.time() - start, 1), support_pool=support[0].get("pool")
                 )
             start = time.time()
-            tags, truncated = _predict(model, test, types[target], args)
+            tags, spans, truncated = _predict(model, test, types[target], args)
             result.update(
-                predict_seconds=round(time.time() - start, 1), truncated=truncated, predictions=tags
+                predict_seconds=round(time.time() - start, 1),
+                truncated=truncated,
+                predictions=tags,
+                spans=spans,
             )
             result.update(threshold=args.threshold, test_sentences=len(test))
             path.write_text(json.dumps(result))
@@ -514,14 +537,35 @@ def cmd_run(args) -> None:
 # ------------------------------------------------------------------------------------------------ score (project venv)
 
 
+def _rethreshold(path: Path, cell: dict, spans, words, texts: dict[str, str], threshold: float) -> list[list[str]]:
+    """The cell's tags at `threshold`, from the spans `run` kept at its own (lower) threshold."""
+    ran_at = cell.get("threshold", 0.5)
+    if spans is None:
+        raise SystemExit(
+            f"error: {path} has no spans (written before `run` kept them), so it can be scored only at its own "
+            f"threshold {ran_at}, not --threshold {threshold}; run it again"
+        )
+    if threshold < ran_at:
+        raise SystemExit(
+            f"error: {path} was predicted at threshold {ran_at}; spans below it were not kept, so --threshold "
+            f"{threshold} needs a `run --threshold {threshold}` (or lower) first"
+        )
+    type_of = {text: entity_type for entity_type, text in texts.items()}
+    return [tags_at_threshold(s, w, type_of, threshold) for s, w in zip(spans, words)]
+
+
 def cmd_score(args) -> None:
     from label_semantics.evaluation import compute_ner_metrics
+
+    types = json.loads((_data_dir(args) / "types.json").read_text())["types"]
+    results_tag = args.tag if args.score_tag is None else args.score_tag
 
     predictions = args.cache / args.tag / "predictions"
     f1: dict[tuple[str, int], list[float]] = {}
     cells, truncated = [], 0
     for target in args.targets:
-        gold = [r["tags"] for r in _read_jsonl(_data_dir(args) / f"test_{target}.jsonl")]
+        test = _read_jsonl(_data_dir(args) / f"test_{target}.jsonl")
+        gold, words = [r["tags"] for r in test], [r["tokens"] for r in test]
         for k, seed in [(0, None)] + [(k, s) for k in args.ks for s in range(args.seeds)]:
             path = predictions / f"{cell_name(target, k, seed)}.json"
             if not path.exists():
@@ -531,7 +575,11 @@ def cmd_score(args) -> None:
                 raise SystemExit(
                     f"error: {path} holds {len(cell['predictions'])} sentences, the test set {len(gold)}"
                 )
-            metrics = compute_ner_metrics(cell.pop("predictions"), gold)
+            predicted, spans = cell.pop("predictions"), cell.pop("spans", None)
+            if args.threshold != cell.get("threshold", 0.5):
+                predicted = _rethreshold(path, cell, spans, words, types[target], args.threshold)
+                cell.update(threshold=args.threshold, run_threshold=cell.get("threshold", 0.5))
+            metrics = compute_ner_metrics(predicted, gold)
             cell["metrics"] = {key: value for key, value in metrics.items() if key.startswith("overall_")}
             f1.setdefault((target, k), []).append(100 * metrics["overall_f1"])
             truncated += cell.get("truncated", 0)
@@ -540,12 +588,13 @@ def cmd_score(args) -> None:
         raise SystemExit(f"error: no prediction files under {predictions}; run the `run` command first")
     summary = summarize(f1, args.targets, args.ks)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.tag}.json").write_text(
+    (RESULTS / f"{results_tag}.json").write_text(
         json.dumps({"cells": cells, "summary": _jsonable(summary)}, indent=1)
     )
     lines = [
         f"GLiNER (span, markerV0) on all-MiniLM-L6-v2, sources {', '.join(args.sources)}; "
-        f"label texts: {cells[0].get('style', 'names')}. Micro-F1 (seqeval, entity level, %) on each target's test set.",
+        f"label texts: {cells[0].get('style', 'names')}; span threshold {args.threshold:g}. Micro-F1 (seqeval, "
+        "entity level, %) on each target's test set.",
         "",
         "| target | K=0 | " + " | ".join(f"K={k}" for k in args.ks) + " |",
         "|---|---|" + "---|" * len(args.ks),
@@ -570,7 +619,7 @@ def cmd_score(args) -> None:
     lines.append(
         f"Test sentences cut by GLiNER's encoder (over 512 sub-tokens with the labels): {truncated}."
     )
-    (RESULTS / f"{args.tag}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{results_tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -634,7 +683,16 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--target-steps", type=int, help="run: steps of the target stage (default: steps_for(K))"
     )
-    parser.add_argument("--threshold", type=float, default=0.5, help="run: GLiNER's span score threshold")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="GLiNER's span score threshold (score: re-apply a higher one to the spans `run` kept at a lower one)",
+    )
+    parser.add_argument(
+        "--source-tag", help="run: take the source model of this tag (default: --tag's own, trained if absent)"
+    )
+    parser.add_argument("--score-tag", help="score: name of the results files (default: --tag)")
     parser.add_argument("--max-width", type=int, default=12, help="run: longest span, in words")
     parser.add_argument("--max-len", type=int, default=512, help="run: most words GLiNER keeps of a sentence")
     parser.add_argument("--hidden-size", type=int, default=384, help="run: GLiNER's span/label layers")

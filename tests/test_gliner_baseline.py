@@ -169,3 +169,43 @@ def test_prepare_subsamples_the_sources_as_the_multi_source_benchmark_does(gb, t
     assert json.loads((data / "types.json").read_text())["max_source_sentences"] == 12
     with pytest.raises(SystemExit, match="prepared with --max-source-sentences 12, not 6"):
         gb.main(["run", *common, "--max-source-sentences", "6", "--tag", "minilm_max12_custom_names"])
+
+
+def test_score_reapplies_a_higher_threshold_to_the_spans_run_kept(gb, tiny_ner_dir, tmp_path):
+    cache, results = tmp_path / "cache", tmp_path / "results"
+    common = ["--sources", "conll2003", "--targets", "wnut17", "--ks", "1", "--seeds", "1", "--tag", "t"]
+    common += ["--data", str(tiny_ner_dir), "--cache", str(cache), "--results", str(results)]
+    gb.main(["prepare", *common])
+    data = cache / "data" / "t"
+    texts = json.loads((data / "types.json").read_text())["types"]["wnut17"]
+    test = [json.loads(line) for line in (data / "test_wnut17.jsonl").read_text().splitlines()]
+    # every gold entity as a span at score 0.6, and a wrong one-word "genre" span at 0.3 on each sentence's
+    # first O word
+    spans, low = [], []
+    for row in test:
+        starts, ends = gb.word_offsets(row["tokens"])
+        gold = gb.tags_to_spans(row["tags"])
+        found = [[starts[a], ends[b], texts[t], 0.6] for a, b, t in gold]
+        free = [i for i, tag in enumerate(row["tags"]) if tag == "O"][:1]
+        found += [[starts[i], ends[i], texts["genre"], 0.3] for i in free]
+        spans.append(found)
+        low.append(gb.tags_at_threshold(found, row["tokens"], {v: k for k, v in texts.items()}, 0.1))
+    assert low != [r["tags"] for r in test]  # at 0.1 the wrong spans are tags too
+    predictions = cache / "t" / "predictions"
+    predictions.mkdir(parents=True)
+    cell = {"predictions": low, "spans": spans, "threshold": 0.1}
+    (predictions / "wnut17_k0.json").write_text(json.dumps(cell))
+    gb.main(["score", *common, "--threshold", "0.5", "--score-tag", "t_at_0.5"])
+    report = json.loads((results / "t_at_0.5.json").read_text())
+    assert report["summary"]["rows"]["wnut17"] == {"0": 100.0}  # the 0.3 spans are gone, the 0.6 ones kept
+    assert report["cells"][0]["threshold"] == 0.5 and report["cells"][0]["run_threshold"] == 0.1
+    assert "span threshold 0.5" in (results / "t_at_0.5.md").read_text()
+    gb.main(["score", *common, "--threshold", "0.1"])  # its own threshold: the tags as run wrote them
+    assert json.loads((results / "t.json").read_text())["summary"]["rows"]["wnut17"]["0"] < 100.0
+    with pytest.raises(SystemExit, match="predicted at threshold 0.1; spans below it were not kept"):
+        gb.main(["score", *common, "--threshold", "0.05"])
+    (predictions / "wnut17_k0.json").write_text(json.dumps({"predictions": low, "threshold": 0.1}))
+    with pytest.raises(SystemExit, match="has no spans"):
+        gb.main(["score", *common, "--threshold", "0.5"])
+    with pytest.raises(SystemExit, match="--source-tag nope: no source model"):
+        gb.main(["run", *common, "--source-tag", "nope"])
