@@ -23,6 +23,11 @@ files between them are the contract:
    and writes ``benchmarks/results/gliner/<tag>.json`` and ``.md`` (per target: K=0, and mean ± std over seeds at
    each K; the average over targets; the targets where K-shot ends below zero-shot).
 
+GLiNER's span threshold (``--threshold``, default 0.5): ``run`` keeps every span above it with its score, and
+``score --threshold T --score-tag NAME`` scores the same files at any higher T (exact: GLiNER's flat decoding
+takes spans greedily by falling score), so one ``run --threshold 0.05`` (with ``--source-tag`` naming the tag
+whose source model to reuse) gives every threshold above it without predicting again.
+
 Leave-one-group-out protocols of the issue: ``--protocol A`` (sources CoNLL-2003, WNUT-17, MIT Movie, MIT
 Restaurant; targets the five CrossNER domains) and ``--protocol B`` (sources CoNLL-2003 and the five CrossNER
 domains; targets WNUT-17, MIT Movie, MIT Restaurant)::
