@@ -542,9 +542,10 @@ def cmd_run(args) -> None:
 # ------------------------------------------------------------------------------------------------ score (project venv)
 
 
-def _rethreshold(path: Path, cell: dict, spans, words, texts: dict[str, str], threshold: float) -> list[list[str]]:
-    """The cell's tags at `threshold`, from the spans `run` kept at its own (lower) threshold."""
-    ran_at = cell.get("threshold", 0.5)
+def _rethreshold(
+    path: Path, ran_at: float, spans, words, texts: dict[str, str], threshold: float
+) -> list[list[str]]:
+    """The cell's tags at `threshold`, from the spans `run` kept at its own (lower) threshold `ran_at`."""
     if spans is None:
         raise SystemExit(
             f"error: {path} has no spans (written before `run` kept them), so it can be scored only at its own "
@@ -563,7 +564,7 @@ def cmd_score(args) -> None:
     from label_semantics.evaluation import compute_ner_metrics
 
     types = json.loads((_data_dir(args) / "types.json").read_text())["types"]
-    results_tag = args.tag if args.score_tag is None else args.score_tag
+    results_tag = args.score_tag or args.tag
 
     predictions = args.cache / args.tag / "predictions"
     f1: dict[tuple[str, int], list[float]] = {}
@@ -581,9 +582,10 @@ def cmd_score(args) -> None:
                     f"error: {path} holds {len(cell['predictions'])} sentences, the test set {len(gold)}"
                 )
             predicted, spans = cell.pop("predictions"), cell.pop("spans", None)
-            if args.threshold != cell.get("threshold", 0.5):
-                predicted = _rethreshold(path, cell, spans, words, types[target], args.threshold)
-                cell.update(threshold=args.threshold, run_threshold=cell.get("threshold", 0.5))
+            ran_at = cell.get("threshold", 0.5)
+            if args.threshold != ran_at:
+                predicted = _rethreshold(path, ran_at, spans, words, types[target], args.threshold)
+                cell.update(threshold=args.threshold, run_threshold=ran_at)
             metrics = compute_ner_metrics(predicted, gold)
             cell["metrics"] = {key: value for key, value in metrics.items() if key.startswith("overall_")}
             f1.setdefault((target, k), []).append(100 * metrics["overall_f1"])
