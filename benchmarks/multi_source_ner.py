@@ -16,7 +16,7 @@ dual tower on the union of the protocol's sources, each sentence scored against 
 `label_semantics.multi_source`; the built-in label names, or definitions); ``transfer_union``
 (`AutoModelForTokenClassification` trained on the union of tags, then a new head for the target, as the harness
 does; no zero-shot); ``keep_*``: the "keep what the source taught" options of the K-shot stage on the multi-source
-names model (L2-SP, a lower or zero label-tower rate, fewer steps), so that the report can choose the default;
+names model (L2-SP, a lower or zero label-tower rate, fewer steps, source rows mixed into each batch), so that the report can choose the default;
 ``gliner_names`` / ``gliner_definitions``: joined from ``benchmarks/gliner_baseline.py score`` (same support sets,
 ``fewshot_ner.support_set``; same seqeval scoring, `compute_ner_metrics`).
 
@@ -71,10 +71,18 @@ ROWS = {
     "keep_label_lr": {"kind": "dual", "source": "multi", "style": "names", "keep": "label_lr"},
     "keep_frozen_labels": {"kind": "dual", "source": "multi", "style": "names", "keep": "frozen_labels"},
     "keep_fewer_steps": {"kind": "dual", "source": "multi", "style": "names", "keep": "fewer_steps"},
+    "keep_mix_source": {"kind": "dual", "source": "multi", "style": "names", "keep": "mix_source"},
     "gliner_names": {"kind": "gliner", "style": "names"},
     "gliner_definitions": {"kind": "gliner", "style": "definitions"},
 }
-KEEP_CANDIDATES = ("dual_multi_names", "keep_l2sp", "keep_label_lr", "keep_frozen_labels", "keep_fewer_steps")
+KEEP_CANDIDATES = (
+    "dual_multi_names",
+    "keep_l2sp",
+    "keep_label_lr",
+    "keep_frozen_labels",
+    "keep_fewer_steps",
+    "keep_mix_source",
+)
 
 
 # ------------------------------------------------------------------------------------------------ protocol
@@ -295,6 +303,8 @@ def keep_options(args, row: str, k: int) -> dict:
         out["label_learning_rate"] = 0.0
     elif keep == "fewer_steps":
         out["steps"] = max(1, round(out["steps"] * args.fewer_steps_fraction))
+    elif keep == "mix_source":
+        out["replay_fraction"] = args.replay_fraction
     return out
 
 
@@ -374,12 +384,22 @@ def fewshot_cell(args, protocol: str, row: str, target: str, k: int, seed: int) 
         disable_tqdm=True,
         label_learning_rate=options.get("label_learning_rate"),
         l2sp=options.get("l2sp", 0.0),
+        replay=replayed(args, protocol) if "replay_fraction" in options else None,
+        replay_fraction=options.get("replay_fraction"),
     )
     train_seconds = round(time.time() - start, 1)
     test = _test(args, target)
     scores = {**harness.evaluate_both(model, tokenizer, test), "train_seconds": train_seconds}
     result.update(support_sentences=len(support), support_pool=pool, test_sentences=len(test))
     return {**result, "models": {row: scores}}
+
+
+def replayed(args, protocol: str):
+    """keep_mix_source's replay data: the protocol's source rows that trained its names model, combined once."""
+    cache = args.__dict__.setdefault("replay_sources", {})
+    if protocol not in cache:
+        cache[protocol] = combined_sources(args, protocol, "names")[0]
+    return cache[protocol]
 
 
 def _where(path: Path) -> str:
@@ -666,7 +686,9 @@ def cmd_report(args) -> None:
         lines += [
             f"Keep-source rows (K-shot on the multi-source names model): keep_l2sp: L2-SP alpha {args.l2sp:g}; "
             f"keep_label_lr: label side at {args.label_lr_ratio:g} × lr; keep_frozen_labels: label side at 0; "
-            f"keep_fewer_steps: {args.fewer_steps_fraction:g} × the steps. Their K=0 is dual_multi_names'.",
+            f"keep_fewer_steps: {args.fewer_steps_fraction:g} × the steps; keep_mix_source: {args.replay_fraction:g} "
+            f"of each batch's rows drawn from the source stage's own rows, each scored against its source's labels. "
+            f"Their K=0 is dual_multi_names'.",
             "",
         ]
     for k in ks:
@@ -810,6 +832,9 @@ def main(argv=None) -> None:
     parser.add_argument("--l2sp", type=float, default=1.0, help="keep_l2sp: L2-SP strength")
     parser.add_argument("--label-lr-ratio", type=float, default=0.1, help="keep_label_lr: label rate / lr")
     parser.add_argument("--fewer-steps-fraction", type=float, default=0.25, help="keep_fewer_steps")
+    parser.add_argument(
+        "--replay-fraction", type=float, default=0.5, help="keep_mix_source: share of source rows per batch"
+    )
     parser.add_argument("--test-limit", type=int, default=None, help="score the first N test sentences only")
     parser.add_argument(
         "--no-harness-cells", action="store_true", help="recompute dual_conll's harness cells"

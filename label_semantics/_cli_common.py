@@ -67,6 +67,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number between 0 and 1, e.g. 0.5")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -105,6 +115,8 @@ KEEP_SOURCE_HELP = {
     "default: the learning rate)",
     "l2sp": "L2-SP strength: pull the weights towards those training starts from, loss + l2sp/2 * ||w - w0||^2 "
     "(default: 0, off)",
+    "replay-fraction": "mix the source's rows into each target batch, this share of the rows (each row scored "
+    "against its own data set's labels), to keep what the source taught (default: off)",
 }
 
 SCHEME_HELP = (

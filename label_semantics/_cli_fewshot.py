@@ -62,6 +62,7 @@ def run_fewshot(args, source_name: str, target: str) -> int:
             target_scheme=args.target_scheme,
             target_label_learning_rate=args.target_label_learning_rate,
             target_l2sp=args.target_l2sp,
+            target_replay_fraction=args.target_replay_fraction,
         )
     print(f"Target {target}: {args.k}-shot support set of {len(support)} sentences (seed {args.seed})")
     metrics = evaluate_ner(model, target_test)
@@ -89,6 +90,11 @@ def run_fewshot(args, source_name: str, target: str) -> int:
                 else {}
             ),
             **({"target_l2sp": args.target_l2sp} if args.target_l2sp else {}),
+            **(
+                {"target_replay_fraction": args.target_replay_fraction}
+                if args.target_replay_fraction is not None
+                else {}
+            ),
         },
         eval_results=metrics,
     )

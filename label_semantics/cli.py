@@ -24,6 +24,7 @@ from ._cli_common import (
     _dataset,
     _description,
     _existing,
+    _fraction,
     _k_shot,
     _load_data,
     _load_model,
@@ -264,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_float,
         default=0.0,
         help="target stage: " + KEEP_SOURCE_HELP["l2sp"],
+    )
+    p.add_argument(
+        "--target-replay-fraction",
+        type=_fraction,
+        help="target stage: " + KEEP_SOURCE_HELP["replay-fraction"],
     )
     p.add_argument(
         "--show", type=_count, default=5, help="test sentences to print with predictions (default: 5)"

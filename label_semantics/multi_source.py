@@ -79,6 +79,7 @@ __all__ = [
     "Source",
     "combine_sources",
     "encode_sources",
+    "mix_replay",
 ]
 
 
@@ -293,6 +294,136 @@ def combine_sources(
         datasets=rows,
         allowed=masks,
         merged=merged,
+    )
+
+
+def as_combined(sources, scheme: str) -> CombinedSources:
+    """`sources` as [`CombinedSources`] in the model's `scheme`: combined here, or checked when they already are."""
+    if not isinstance(sources, CombinedSources):
+        return combine_sources(sources, scheme=scheme)
+    if sources.scheme != scheme:
+        raise MultiSourceError(
+            f"the sources were combined in the {sources.scheme} scheme and the model works in {scheme}; combine "
+            f"them in the model's: combine_sources(sources, scheme={scheme!r})"
+        )
+    return sources
+
+
+def mix_replay(
+    labels: Sequence[str],
+    texts: Sequence[str],
+    dataset,
+    replay,
+    *,
+    fraction: float,
+    rows: int,
+    scheme: str,
+    outside: str = "other",
+    style: str = "names",
+    seed: int = 0,
+) -> CombinedSources:
+    r"""
+    Mix rows of earlier training data (`replay`) into a small training set, so that fine-tuning on a few shots keeps
+    seeing what the source taught ("experience replay"). Each row keeps its own label set: the target's rows are
+    scored against the target's labels, each replayed row against its own source's.
+
+    The union of labels starts with the target's, with their texts exactly as the model holds them. A replayed
+    label whose text (the words the label tower reads, compared case-insensitively) is one of the target's is that
+    target label (CoNLL-2003's `B-PER` and a target's `B-person` both read "begin person"); the others are added.
+
+    Args:
+        labels (`Sequence[str]`), texts (`Sequence[str]`): the model's labels (in `scheme`) and their texts
+            (`config.label_descriptions`).
+        dataset (`datasets.Dataset` or `Sequence[dict]`): the target rows, tags in `scheme`.
+        replay (`Sequence[Source]`, `Mapping[str, datasets.Dataset]` or `CombinedSources`): the data to replay.
+        fraction (`float`): the share of replayed rows, in `(0, 1)`.
+        rows (`int`): rows in all; the target's rows are repeated (shuffled, seeded) to fill their share, and the
+            replayed rows are drawn without repetition, from every source in proportion to its size, as far as
+            the sources have rows.
+        scheme (`str`): the model's tag scheme.
+        outside (`str`, *optional*), style (`str`, *optional*): the model's `outside_description` and
+            `description_style`, to write the replayed labels' texts as the model would.
+        seed (`int`, *optional*, defaults to `0`): seeds the draw.
+
+    Returns:
+        [`CombinedSources`] with the target first (named `"target"`); its `descriptions` are keyed by full tag,
+        one text per label of `labels` (pass them to `model.set_labels`).
+
+    Raises:
+        `MultiSourceError`: `fraction` is outside `(0, 1)`, `rows` is below 1, or a replayed type has a target
+        type's name but another text.
+    """
+    import random
+
+    from .verbalizer import verbalize
+
+    if not 0 < fraction < 1:
+        raise MultiSourceError(
+            f"replay_fraction={fraction!r} must lie between 0 and 1 (the share of replayed rows), e.g. 0.5"
+        )
+    if rows < 1:
+        raise MultiSourceError(f"rows={rows!r} must be at least 1")
+    replay = as_combined(replay, scheme)
+    by_text = {_key(text): label for label, text in zip(labels, texts)}
+    union, descriptions = list(labels), dict(zip(labels, texts))
+    renamed = {}  # replayed label -> its label in the union
+    for label, text in zip(
+        replay.labels, verbalize(replay.labels, replay.descriptions, outside=outside, style=style)
+    ):
+        if _key(text) in by_text:
+            renamed[label] = by_text[_key(text)]
+        elif label in descriptions:
+            raise MultiSourceError(
+                f"the replayed label {label!r} reads {text!r} and the target's label {label!r} reads "
+                f"{descriptions[label]!r}; one label has one text. Rename the type in the replayed source, e.g. "
+                f"Source(name, data, rename={{{split_tag(label)[1]!r}: '{split_tag(label)[1]}_source'}})"
+            )
+        else:
+            renamed[label] = label
+            union.append(label)
+            descriptions[label] = text
+    words, tags = _rows(dataset)
+    if not words:
+        raise MultiSourceError("the training set to mix replayed rows into has no sentence")
+    rng = random.Random(seed)
+    own = max(1, round(rows * (1 - fraction)))
+    order = []
+    while len(order) < own:  # every target row once per pass, each pass shuffled
+        order += rng.sample(range(len(words)), len(words))
+    order = order[:own]
+    sizes = [len(d) for d in replay.datasets]
+    wanted = min(rows - own, sum(sizes))
+    shares = [min(size, round(wanted * size / sum(sizes))) for size in sizes]
+    parts = [
+        datasets.Dataset.from_dict(
+            {"tokens": [words[i] for i in order], "ner_tags": [tags[i] for i in order]}
+        )
+    ]
+    allowed = [[1 if label in labels else 0 for label in union]]
+    for data, mask, share in zip(replay.datasets, replay.allowed, shares):
+        if share == 0:
+            continue
+        picked = data.select(sorted(rng.sample(range(len(data)), share)))
+        parts.append(
+            datasets.Dataset.from_dict(
+                {
+                    "tokens": picked["tokens"],
+                    "ner_tags": [[renamed[t] for t in row] for row in picked["ner_tags"]],
+                }
+            )
+        )
+        own_labels = {renamed[label] for label, allow in zip(replay.labels, mask) if allow}
+        allowed.append([int(label in own_labels) for label in union])
+    names = ["target", *(n for n, s in zip(replay.sources, shares) if s)]
+    logger.info(
+        "Replay: %d target rows and %d replayed rows (%s); %d labels in all",
+        own,
+        sum(shares),
+        ", ".join(f"{n}: {s}" for n, s in zip(replay.sources, shares) if s),
+        len(union),
+    )
+    return CombinedSources(
+        labels=union, descriptions=descriptions, scheme=scheme, sources=names, datasets=parts, allowed=allowed
     )
 
 

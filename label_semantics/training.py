@@ -4,6 +4,7 @@ few-shot recipe (pre-finetune on a source data set, then fine-tune on K shots of
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -96,6 +97,8 @@ def finetune(
     scheme: str | None = None,
     label_learning_rate: float | None = None,
     l2sp: float = 0.0,
+    replay=None,
+    replay_fraction: float | None = None,
     **training_args,
 ) -> Trainer:
     r"""
@@ -132,6 +135,14 @@ def finetune(
             gains `alpha / 2 * ||w - w0||^2` over every trained parameter, `w0` the weights when this call starts
             (the source model's, in the few-shot recipe), so fine-tuning stays near them. Added to the gradients
             by hooks removed after training; the logged loss does not show it.
+        replay (`Sequence[Source]`, `Mapping[str, datasets.Dataset]` or `CombinedSources`, *optional*): earlier
+            training data (the source stage's) to mix into `dataset`, another way to keep what the source taught
+            while fine-tuning a `LabelSemanticsForTokenClassification` on a few shots: each batch then holds rows of
+            both, every row scored against its own labels (`multi_source.mix_replay`), and the model's labels are
+            `dataset`'s again when training ends.
+        replay_fraction (`float`, *optional*): the share of replayed rows in training, `0.5` when not given. With
+            `max_steps`, the run sees `max_steps * batch_size * gradient_accumulation_steps` rows, `dataset`'s
+            repeated to fill their share; with `epochs`, an epoch is `dataset` once plus its share of replayed rows.
         **training_args: any other `TrainingArguments` field.
 
     Returns:
@@ -143,7 +154,37 @@ def finetune(
             "finetune takes the training rows as dataset=... or several data sets as sources=[...], not "
             f"{'both' if sources is not None else 'neither'}; e.g. finetune(model, train, output_dir='runs/x')"
         )
-    if sources is not None:
+    restore = None
+    if replay is None and replay_fraction is not None:
+        raise ValueError(
+            f"replay_fraction={replay_fraction!r} is the share of replayed rows, and no replay=... data were given; "
+            f"pass the source data to replay, e.g. replay=[Source('conll', conll_train)], or leave it out"
+        )
+    if replay is not None:
+        replay_fraction = 0.5 if replay_fraction is None else replay_fraction
+        if dataset is None:
+            raise ValueError(
+                "replay=... mixes earlier data into the rows of dataset=...; with sources=..., list the data to "
+                "replay among the sources instead"
+            )
+        if not 0 < replay_fraction < 1:
+            raise ValueError(
+                f"replay_fraction={replay_fraction!r} must lie between 0 and 1 (the share of replayed rows in "
+                f"training), e.g. replay_fraction=0.5"
+            )
+        dataset = to_model_scheme(dataset, model, scheme=scheme)
+        if max_steps > 0:
+            rows = max_steps * batch_size * training_args.get("gradient_accumulation_steps", 1)
+        else:
+            rows = math.ceil(len(dataset) / (1 - replay_fraction))
+        restore = _label_state(model)
+        try:
+            sources = _replay_sources(model, dataset, replay, fraction=replay_fraction, rows=rows, seed=seed)
+            encoded, collator = _encode_sources(model, sources, tokenizer, scheme=None, max_length=max_length)
+        except Exception:
+            model.set_labels(**restore)
+            raise
+    elif sources is not None:
         encoded, collator = _encode_sources(model, sources, tokenizer, scheme=scheme, max_length=max_length)
     else:
         dataset = to_model_scheme(dataset, model, scheme=scheme)
@@ -173,7 +214,11 @@ def finetune(
             processing_class=tokenizer,
             optimizers=(optimizer, None),
         )
-        trainer.train()
+        try:
+            trainer.train()
+        finally:
+            if restore is not None:
+                model.set_labels(**restore)
     model.eval()
     if not existed and trainer.is_world_process_zero():
         remove_if_empty(output_dir)  # nothing was saved: leave no empty folder behind
@@ -265,9 +310,43 @@ def keep_source(
             model.label_gradient_scale = scale
 
 
+def _label_state(model) -> dict:
+    """`set_labels` arguments that give `model` its present labels back, texts and schemes included."""
+    if not hasattr(model, "set_labels"):
+        raise ValueError(
+            f"replay=... mixes rows of other label sets into training, which needs a model that scores labels by "
+            f"their descriptions; {type(model).__name__} has a fixed label set. Leave replay out."
+        )
+    config = model.config
+    return {
+        "labels": list(model.labels),
+        "descriptions": dict(zip(model.labels, config.label_descriptions)),
+        "outside_description": config.outside_description,
+        "tag_scheme": config.data_scheme or config.tag_scheme,
+    }
+
+
+def _replay_sources(model, dataset, replay, *, fraction: float, rows: int, seed: int):
+    from .multi_source import mix_replay
+
+    config = model.config
+    return mix_replay(
+        model.labels,
+        config.label_descriptions,
+        dataset,
+        replay,
+        fraction=fraction,
+        rows=rows,
+        scheme=config.tag_scheme or "IOB2",
+        outside=config.outside_description,
+        style=config.description_style,
+        seed=seed,
+    )
+
+
 def _encode_sources(model, sources, tokenizer, *, scheme: str | None, max_length: int | None):
     """Give the model the sources' union of labels and encode their rows with `allowed_tags`."""
-    from .multi_source import CombinedSources, MultiSourceCollator, combine_sources, encode_sources
+    from .multi_source import MultiSourceCollator, as_combined, encode_sources
 
     if scheme is not None:
         raise ValueError(
@@ -279,14 +358,7 @@ def _encode_sources(model, sources, tokenizer, *, scheme: str | None, max_length
             f"sources=... trains a model that scores labels by their descriptions; {type(model).__name__} has a "
             f"fixed label set. Use LabelSemanticsForTokenClassification, or train on one data set."
         )
-    own = model.config.tag_scheme or "IOB2"
-    if not isinstance(sources, CombinedSources):
-        sources = combine_sources(sources, scheme=own)
-    elif sources.scheme != own:
-        raise ValueError(
-            f"the sources were combined in the {sources.scheme} scheme and the model works in {own}; combine them "
-            f"in the model's: combine_sources(sources, scheme={own!r})"
-        )
+    sources = as_combined(sources, model.config.tag_scheme or "IOB2")
     model.set_labels(sources.labels, descriptions=sources.descriptions, tag_scheme=sources.scheme)
     encoded = encode_sources(sources, tokenizer, model.config.label2id, max_length=max_length)
     return encoded, MultiSourceCollator(tokenizer)
@@ -366,6 +438,7 @@ def fewshot_transfer(
     target_scheme: str | None = None,
     target_label_learning_rate: float | None = None,
     target_l2sp: float = 0.0,
+    target_replay_fraction: float | None = None,
 ):
     r"""
     The two-stage recipe of Ma et al. (2022): pre-finetune on a source data set, replace the label set with the
@@ -387,13 +460,25 @@ def fewshot_transfer(
         target_label_learning_rate (`float`, *optional*), target_l2sp (`float`, *optional*, defaults to `0.0`): the
             "keep what the source taught" options of the target stage, `label_learning_rate` and `l2sp` of
             [`finetune`] (L2-SP pulls towards the weights the source stage ended with).
+        target_replay_fraction (`float`, *optional*): mix `source`'s rows into the target stage, this share of
+            each run's rows (`replay` and `replay_fraction` of [`finetune`]); needs `source`.
 
     Returns:
         `tuple[model, datasets.Dataset]`: the fine-tuned model and the support set it was trained on.
     """
+    from .multi_source import Source
     from .sampling import sample_support_set
     from .verbalizer import labels_from_types
 
+    replay = None
+    if target_replay_fraction is not None:
+        if source is None:
+            raise ValueError(
+                f"target_replay_fraction={target_replay_fraction!r} replays the source's rows, and source is None; "
+                f"pass the source data, or fine-tune with finetune(model, support, replay=..., replay_fraction=...)"
+            )
+        several = not hasattr(source, "column_names")
+        replay = source if several else [Source("source", source, scheme=source_scheme)]
     if source is not None:
         several = not hasattr(source, "column_names")
         finetune(
@@ -426,5 +511,7 @@ def fewshot_transfer(
         disable_tqdm=disable_tqdm,
         label_learning_rate=target_label_learning_rate,
         l2sp=target_l2sp,
+        replay=replay,
+        replay_fraction=target_replay_fraction,
     )
     return model, support

@@ -105,10 +105,14 @@ def _source_loss(model, batch):
         return float(model(**batch).loss)
 
 
-def test_l2sp_keeps_the_sources_behaviour_where_plain_fine_tuning_drifts(tiny_encoder_dir, tmp_path):
+def test_l2sp_and_replay_keep_the_sources_behaviour_where_plain_fine_tuning_drifts(
+    tiny_encoder_dir, tmp_path
+):
     """A toy source model, then 40 steps on a 2-sentence support set of new types at a high rate: the loss on the
-    source's own data (its behaviour on the source types) rises with plain fine-tuning and hardly with L2-SP, and
-    the weights stay closer to the source's."""
+    source's own data (its behaviour on the source types) rises with plain fine-tuning and hardly with L2-SP or
+    with the source's rows replayed; L2-SP also keeps the weights closer to the source's."""
+    from label_semantics.multi_source import Source
+
     source = LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=SOURCE_LABELS)
     data = datasets.Dataset.from_dict(SOURCE)
     finetune(source, data, output_dir=str(tmp_path / "s"), max_steps=60, batch_size=4, learning_rate=1e-3)
@@ -116,17 +120,20 @@ def test_l2sp_keeps_the_sources_behaviour_where_plain_fine_tuning_drifts(tiny_en
     before = _source_loss(source, batch)
     source.save_pretrained(tmp_path / "source")
     results = {}
-    for name, options in {"plain": {}, "l2sp": {"l2sp": 1.0}}.items():
+    runs = {"plain": {}, "l2sp": {"l2sp": 1.0}, "replay": {"replay": [Source("source", data)]}}
+    for name, options in runs.items():
         model = LabelSemanticsForTokenClassification.from_pretrained(tmp_path / "source")
         start = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
         model.set_labels(TARGET_LABELS)
         support = datasets.Dataset.from_dict(SUPPORT)
         finetune(model, support, output_dir=str(tmp_path / name), max_steps=40, learning_rate=3e-3, **options)
+        assert model.labels == TARGET_LABELS
         drift = float((torch.cat([p.detach().flatten() for p in model.parameters()]) - start).norm())
         results[name] = (_source_loss(model, batch) - before, drift)
     assert before < 0.05  # the source model has learned its data
     assert results["plain"][0] > 0.5  # plain fine-tuning forgets it
     assert results["l2sp"][0] < results["plain"][0] / 10
+    assert results["replay"][0] < results["plain"][0] / 10
     assert results["l2sp"][1] < results["plain"][1] / 2
 
 
@@ -185,3 +192,142 @@ def test_the_cli_passes_the_options_to_finetune(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         main([*argv, "--target-label-learning-rate", "1e-6", "--target-l2sp", "2"])
     assert seen["target_label_learning_rate"] == 1e-6 and seen["target_l2sp"] == 2.0
+    assert seen["target_replay_fraction"] is None
+    seen.clear()
+    with pytest.raises(SystemExit):
+        main([*argv, "--target-replay-fraction", "0.25"])
+    assert seen["target_replay_fraction"] == 0.25
+
+
+def _label_fields(model):
+    config = model.config
+    return (
+        model.labels,
+        config.label_descriptions,
+        config.label_input_ids,
+        config.tag_scheme,
+        config.data_scheme,
+        config.outside_description,
+    )
+
+
+def test_replay_mixes_source_rows_into_each_run_each_scored_against_its_own_labels(
+    tiny_encoder_dir, tmp_path
+):
+    from label_semantics.multi_source import Source
+
+    model = LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=SOURCE_LABELS)
+    model.set_labels(TARGET_LABELS, descriptions={"actor": "film star"})
+    before = _label_fields(model)
+    seen = []
+    model.register_forward_hook(
+        lambda module, args, kwargs, output: seen.append((kwargs.get("allowed_tags"), kwargs["labels"])),
+        with_kwargs=True,
+    )
+    finetune(
+        model,
+        datasets.Dataset.from_dict(SUPPORT),
+        output_dir=str(tmp_path / "run"),
+        max_steps=6,
+        batch_size=4,
+        replay=[Source("source", datasets.Dataset.from_dict(SOURCE))],
+        replay_fraction=0.5,
+    )
+    assert _label_fields(model) == before  # the target's labels, texts and schemes, back after training
+    assert len(seen) == 6
+    union = TARGET_LABELS + ["B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    target_mask = [int(label in TARGET_LABELS) for label in union]
+    source_mask = [int(label not in TARGET_LABELS[1:]) for label in union]
+    counts = {tuple(target_mask): 0, tuple(source_mask): 0}
+    for allowed, gold in seen:
+        for row, tags in zip(allowed.tolist(), gold):
+            counts[tuple(row)] += 1  # a row of another mask would be a KeyError
+            assert {int(i) for i in tags if i != -100} <= {i for i, on in enumerate(row) if on}
+    assert counts == {tuple(target_mask): 12, tuple(source_mask): 12}  # 6 steps x 4 rows, half replayed
+
+
+def test_replay_merges_a_source_label_that_reads_like_a_target_label():
+    from label_semantics.multi_source import Source, mix_replay
+
+    combined = mix_replay(
+        ["O", "B-person", "I-person"],
+        ["other", "begin person", "inside person"],
+        [{"tokens": ["bob"], "ner_tags": ["B-person"]}],
+        [Source("news", datasets.Dataset.from_dict(SOURCE))],
+        fraction=0.25,
+        rows=8,
+        scheme="IOB2",
+    )
+    assert combined.labels == ["O", "B-person", "I-person", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    assert combined.descriptions["B-person"] == "begin person"
+    assert [len(d) for d in combined.datasets] == [6, 2]
+    replayed = {t for row in combined.datasets[1]["ner_tags"] for t in row}
+    assert "B-PER" not in replayed  # CoNLL's PER reads "begin person": the target's person
+    assert combined.allowed[0] == [1, 1, 1, 0, 0, 0, 0] and combined.allowed[1] == [1, 1, 1, 1, 1, 1, 1]
+
+
+def test_bad_replay_options_are_errors(tiny_encoder_dir, tmp_path):
+    from transformers import BertForTokenClassification
+
+    from label_semantics.multi_source import Source
+
+    model = LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=TARGET_LABELS)
+    support, replay = (
+        datasets.Dataset.from_dict(SUPPORT),
+        [Source("source", datasets.Dataset.from_dict(SOURCE))],
+    )
+    run = {"output_dir": str(tmp_path / "r"), "max_steps": 1}
+    with pytest.raises(ValueError, match="replay_fraction=0.3 is the share of replayed rows, and no replay"):
+        finetune(model, support, replay_fraction=0.3, **run)
+    for fraction in (0, 1, 1.5):
+        with pytest.raises(ValueError, match=f"replay_fraction={fraction!r} must lie between 0 and 1"):
+            finetune(model, support, replay=replay, replay_fraction=fraction, **run)
+    with pytest.raises(ValueError, match="with sources=..., list the data to replay among the sources"):
+        finetune(model, sources=replay, replay=replay, **run)
+    fixed = BertForTokenClassification.from_pretrained(tiny_encoder_dir, num_labels=len(TARGET_LABELS))
+    fixed.config.label2id = {label: i for i, label in enumerate(TARGET_LABELS)}
+    with pytest.raises(
+        ValueError, match="BertForTokenClassification has a fixed label set. Leave replay out"
+    ):
+        finetune(fixed, support, tokenizer=model.tokenizer, replay=replay, **run)
+    # a replayed type with a target type's name and another text: named, and the model keeps its labels
+    model.set_labels(["O", "B-PER", "I-PER"], descriptions={"PER": "musician"})
+    with pytest.raises(ValueError, match="the replayed label 'B-PER' reads 'begin person'"):
+        finetune(model, [{"tokens": ["bob"], "ner_tags": ["B-PER"]}], replay=replay, **run)
+    assert model.labels == ["O", "B-PER", "I-PER"] and model.config.label_descriptions[1] == "begin musician"
+
+
+@pytest.mark.parametrize("value", ["0", "1", "-0.5", "x"])
+def test_the_cli_refuses_a_replay_fraction_outside_0_1(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["fewshot", "--target-replay-fraction", value])
+    assert f"{value!r} is not a number between 0 and 1" in capsys.readouterr().err
+
+
+def test_fewshot_transfer_replays_its_source_in_the_target_stage(tiny_encoder_dir, tmp_path, monkeypatch):
+    import label_semantics.training as training
+    from label_semantics.training import fewshot_transfer
+
+    calls = []
+    real = training.finetune
+    monkeypatch.setattr(training, "finetune", lambda *a, **k: calls.append(k) or real(*a, **k))
+    model = LabelSemanticsForTokenClassification.from_encoder(tiny_encoder_dir, labels=SOURCE_LABELS)
+    target = datasets.Dataset.from_dict(
+        {"tokens": SUPPORT["tokens"] * 3, "ner_tags": SUPPORT["ner_tags"] * 3}
+    )
+    model, _ = fewshot_transfer(
+        model,
+        datasets.Dataset.from_dict(SOURCE),
+        target,
+        k=1,
+        output_dir=str(tmp_path),
+        target_steps=2,
+        target_replay_fraction=0.5,
+    )
+    assert calls[0].get("replay") is None  # the source stage
+    assert [s.name for s in calls[1]["replay"]] == ["source"] and calls[1]["replay_fraction"] == 0.5
+    assert model.labels == TARGET_LABELS
+    with pytest.raises(
+        ValueError, match="target_replay_fraction=0.5 replays the source's rows, and source is None"
+    ):
+        fewshot_transfer(model, None, target, k=1, output_dir=str(tmp_path), target_replay_fraction=0.5)

@@ -199,6 +199,8 @@ def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
     assert a["steps"] == 1 and json.loads(
         (cells / "A" / "keep_l2sp" / "crossner_music_k1_seed0.json").read_text()
     )["l2sp"] == pytest.approx(1.0)
+    mixed = json.loads((cells / "A" / "keep_mix_source" / "crossner_music_k1_seed0.json").read_text())
+    assert mixed["replay_fraction"] == 0.5 and "replay_fraction" not in a
     settings = json.loads(
         (where / "cache" / "minilm_max60" / "source_A_dual_names" / "source_settings.json").read_text()
     )
