@@ -16,7 +16,9 @@ dual tower on the union of the protocol's sources, each sentence scored against 
 `label_semantics.multi_source`; the built-in label names, or definitions); ``transfer_union``
 (`AutoModelForTokenClassification` trained on the union of tags, then a new head for the target, as the harness
 does; no zero-shot); ``keep_*``: the "keep what the source taught" options of the K-shot stage on the multi-source
-names model (L2-SP, a lower or zero label-tower rate, fewer steps, source rows mixed into each batch), so that the report can choose the default;
+names model (L2-SP, a lower or zero label-tower rate, fewer steps, source rows mixed into each batch), so that
+the report can choose the default; ``conll_label_lr``: the lower label-side rate on the CoNLL-only model (the main
+job's kind of source);
 ``gliner_names`` / ``gliner_definitions``: joined from ``benchmarks/gliner_baseline.py score`` (same support sets,
 ``fewshot_ner.support_set``; same seqeval scoring, `compute_ner_metrics`).
 
@@ -72,6 +74,7 @@ ROWS = {
     "keep_frozen_labels": {"kind": "dual", "source": "multi", "style": "names", "keep": "frozen_labels"},
     "keep_fewer_steps": {"kind": "dual", "source": "multi", "style": "names", "keep": "fewer_steps"},
     "keep_mix_source": {"kind": "dual", "source": "multi", "style": "names", "keep": "mix_source"},
+    "conll_label_lr": {"kind": "dual", "source": "conll", "style": "names", "keep": "label_lr"},
     "gliner_names": {"kind": "gliner", "style": "names"},
     "gliner_definitions": {"kind": "gliner", "style": "definitions"},
 }
@@ -281,11 +284,14 @@ def source_for(args, protocol: str, row: str) -> Path:
 
 
 def zero_shot_key(row: str) -> str | None:
-    """The row whose zero-shot cell is this row's K=0 (the keep rows share the multi-source names model's)."""
+    """The row whose zero-shot cell is this row's K=0 (a keep row shares its source model's: the multi-source
+    names model's, or the CoNLL-only model's)."""
     spec = ROWS[row]
     if spec["kind"] == "transfer":
         return None
-    return "dual_multi_names" if "keep" in spec else row
+    if "keep" not in spec:
+        return row
+    return "dual_multi_names" if spec["source"] == "multi" else "dual_conll"
 
 
 # ------------------------------------------------------------------------------------------------ cells
@@ -688,7 +694,8 @@ def cmd_report(args) -> None:
             f"keep_label_lr: label side at {args.label_lr_ratio:g} × lr; keep_frozen_labels: label side at 0; "
             f"keep_fewer_steps: {args.fewer_steps_fraction:g} × the steps; keep_mix_source: {args.replay_fraction:g} "
             f"of each batch's rows drawn from the source stage's own rows, each scored against its source's labels. "
-            f"Their K=0 is dual_multi_names'.",
+            f"Their K=0 is dual_multi_names'. conll_label_lr: keep_label_lr's K-shot stage on the CoNLL-only "
+            f"model; its K=0 is dual_conll's.",
             "",
         ]
     for k in ks:

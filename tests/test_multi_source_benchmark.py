@@ -201,6 +201,8 @@ def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
     )["l2sp"] == pytest.approx(1.0)
     mixed = json.loads((cells / "A" / "keep_mix_source" / "crossner_music_k1_seed0.json").read_text())
     assert mixed["replay_fraction"] == 0.5 and "replay_fraction" not in a
+    conll = json.loads((cells / "A" / "conll_label_lr" / "crossner_music_k1_seed0.json").read_text())
+    assert conll["label_learning_rate"] == pytest.approx(1e-5) and "source_conll_dual" in conll["source"]
     settings = json.loads(
         (where / "cache" / "minilm_max60" / "source_A_dual_names" / "source_settings.json").read_text()
     )
@@ -218,8 +220,8 @@ def test_grid_report_and_resume(msn, tiny, tmp_path, monkeypatch):
     assert any("not 8" in note for note in report["not_joined"])
     assert not rows["gliner_names"]["rows"].get("wnut17")
     assert any("subsampled to 6000 sentences, not this run's 60" in note for note in report["not_joined"])
-    for row in ("dual_conll", "dual_multi_names", "keep_l2sp"):  # the count, recomputed from the cell files
-        zero_row = "dual_multi_names" if row.startswith("keep") else row
+    for row in ("dual_conll", "dual_multi_names", "keep_l2sp", "conll_label_lr"):  # recomputed from the cells
+        zero_row = {"keep_l2sp": "dual_multi_names", "conll_label_lr": "dual_conll"}.get(row, row)
         below = []
         for protocol, target in (("A", "crossner_music"), ("B", "wnut17")):
             zero = json.loads((cells / protocol / zero_row / f"{target}_k0.json").read_text())
