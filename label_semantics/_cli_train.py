@@ -22,6 +22,11 @@ def _train_sources(args, descriptions):
     from .sampling import sample_support_set
     from .verbalizer import detect_scheme
 
+    if args.replay:
+        raise SystemExit(
+            f"error: --replay {' '.join(args.replay)} does not go with several --data: multi-source training already "
+            f"mixes them; give the data to replay as one more --data"
+        )
     for flag, value in (("--labels", args.labels), ("--eval-split", args.eval_split)):
         if value:
             raise SystemExit(
@@ -50,6 +55,20 @@ def _train_sources(args, descriptions):
         return combine_sources(sources, scheme=scheme or "IOB2", descriptions=descriptions), scheme
 
 
+def _replay(args):
+    """The training splits of --replay, as `finetune(replay=...)` takes them (None without --replay)."""
+    from .multi_source import Source
+
+    if args.replay_fraction is not None and not args.replay:
+        raise SystemExit(
+            f"error: --replay-fraction {args.replay_fraction:g} is the share of replayed rows, and no --replay data "
+            f"were given; add --replay SOURCE_DATA (the data --model was trained on), or leave it out"
+        )
+    if not args.replay:
+        return None
+    return [Source(name, _load_split(name, "train", "--replay", None)) for name in args.replay]
+
+
 def _training_options(args) -> dict:
     """The `finetune` options of `train`, the same with one --data or several."""
     return {
@@ -68,7 +87,12 @@ def _hyperparameters(args, trainer) -> dict:
     """The card's hyper-parameters of `train`: the Trainer's, and the keep-the-source options when set."""
     from .model_card import hyperparameters_from_training_args
 
-    kept = {"label_learning_rate": args.label_learning_rate, "l2sp": args.l2sp or None}
+    kept = {
+        "label_learning_rate": args.label_learning_rate,
+        "l2sp": args.l2sp or None,
+        "replay": " + ".join(args.replay) if args.replay else None,
+        "replay_fraction": (args.replay_fraction or 0.5) if args.replay else None,
+    }
     return {
         **hyperparameters_from_training_args(trainer.args),
         **{k: v for k, v in kept.items() if v is not None},

@@ -38,7 +38,7 @@ from ._cli_common import (
     _split,
 )
 from ._cli_predict import cmd_predict
-from ._cli_train import _hyperparameters, _train_model, _train_several, _training_options
+from ._cli_train import _hyperparameters, _replay, _train_model, _train_several, _training_options
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +130,14 @@ def cmd_train(args) -> int:
             train = train.select(sample_support_set(train["ner_tags"], args.k, seed=args.seed))
     scheme = args.tag_scheme or detect_scheme(train["ner_tags"])
     labels = args.labels or labels_from_types(entity_types(t for s in train["ner_tags"] for t in s), scheme)
+    replay = _replay(args)
     model, source = _train_model(args, labels, descriptions, scheme)
     trainer = finetune(
         model,
         train,
         scheme=scheme,
+        replay=replay,
+        replay_fraction=args.replay_fraction,
         **_training_options(args),
     )
     metrics = (
@@ -325,6 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-learning-rate", type=_non_negative_float, help=KEEP_SOURCE_HELP["label-learning-rate"]
     )
     p.add_argument("--l2sp", type=_non_negative_float, default=0.0, help=KEEP_SOURCE_HELP["l2sp"])
+    p.add_argument(
+        "--replay",
+        action="append",
+        help="the source data --model was trained on (" + data_help + "; repeatable): its training rows are "
+        "mixed into training, each scored against its own labels, to keep what the source taught",
+    )
+    p.add_argument(
+        "--replay-fraction",
+        type=_fraction,
+        help="with --replay: the share of replayed rows in training (default: 0.5)",
+    )
     p.add_argument("--eval-split", help="evaluate on this split of --data after training, e.g. test")
     p.add_argument("--tag-scheme", type=_scheme, help=SCHEME_HELP)
     p.add_argument("--crf", choices=CRF_LOSSES, help=CRF_HELP)

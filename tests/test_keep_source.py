@@ -331,3 +331,39 @@ def test_fewshot_transfer_replays_its_source_in_the_target_stage(tiny_encoder_di
         ValueError, match="target_replay_fraction=0.5 replays the source's rows, and source is None"
     ):
         fewshot_transfer(model, None, target, k=1, output_dir=str(tmp_path), target_replay_fraction=0.5)
+
+
+def test_cli_train_replays_the_source_data_into_k_shot_training(tiny_encoder_dir, tmp_path, capsys):
+    import json
+
+    from .conftest import write_column_file
+
+    write_column_file(tmp_path / "news" / "train.txt", 12, ["PER", "LOC"], seed=0)
+    write_column_file(tmp_path / "movies" / "train.txt", 12, ["actor", "genre"], seed=1)
+    source = LabelSemanticsForTokenClassification.from_encoder(
+        tiny_encoder_dir, labels=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    )
+    source.save_pretrained(tmp_path / "source")
+    source.tokenizer.save_pretrained(tmp_path / "source")
+    argv = ["train", "--model", str(tmp_path / "source"), "--data", str(tmp_path / "movies")]
+    argv += ["--output", str(tmp_path / "out"), "--max-steps", "2", "--batch-size", "4", "--k", "1"]
+    assert main([*argv, "--replay", str(tmp_path / "news"), "--replay-fraction", "0.25"]) == 0
+    saved = LabelSemanticsForTokenClassification.from_pretrained(tmp_path / "out")
+    assert set(saved.labels) == {
+        "O",
+        "B-actor",
+        "I-actor",
+        "B-genre",
+        "I-genre",
+    }  # the target's, not the union
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "replay_fraction: 0.25" in card and str(tmp_path / "news") in card
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["label2id"] == saved.config.label2id
+    capsys.readouterr()
+    with pytest.raises(
+        SystemExit, match="--replay-fraction 0.25 is the share of replayed rows, and no --replay"
+    ):
+        main([*argv, "--replay-fraction", "0.25"])
+    several = ["train", "--data", str(tmp_path / "news"), "--data", str(tmp_path / "movies"), "--output", "o"]
+    with pytest.raises(SystemExit, match="--replay .* does not go with several --data"):
+        main([*several, "--replay", str(tmp_path / "news")])
