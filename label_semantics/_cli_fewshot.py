@@ -18,12 +18,15 @@ from ._cli_common import (
     default_backbone,
 )
 
+TARGET_LEARNING_RATE = 5e-5
+"""The learning rate of `fewshot`'s K-shot stage (`fewshot_transfer`'s default)."""
+
 
 def run_fewshot(args, source_name: str, target: str) -> int:
     """`fewshot` on the source `source_name` and the target `target` (--source and --target, or their defaults)."""
     from .model_card import CardData
     from .modeling_label_semantics import LabelSemanticsForTokenClassification
-    from .training import evaluate_ner, fewshot_transfer
+    from .training import TARGET_LABEL_RATE, evaluate_ner, fewshot_transfer
     from .verbalizer import detect_scheme, entity_types, labels_from_types
 
     source = _load_split(source_name, "train", "--source", args.source_scheme)
@@ -48,6 +51,9 @@ def run_fewshot(args, source_name: str, target: str) -> int:
     model = LabelSemanticsForTokenClassification.from_encoder(
         backbone, labels=labels, tag_scheme=scheme, **_crf_options(args), **_style_options(args)
     )
+    label_rate = args.target_label_learning_rate
+    if label_rate is None:
+        label_rate = TARGET_LABEL_RATE * TARGET_LEARNING_RATE
     with _k_shot(args.k):
         model, support = fewshot_transfer(
             model,
@@ -60,7 +66,8 @@ def run_fewshot(args, source_name: str, target: str) -> int:
             target_steps=args.target_steps,
             source_scheme=scheme,
             target_scheme=args.target_scheme,
-            target_label_learning_rate=args.target_label_learning_rate,
+            target_learning_rate=TARGET_LEARNING_RATE,
+            target_label_learning_rate=label_rate,
             target_l2sp=args.target_l2sp,
             target_replay_fraction=args.target_replay_fraction,
         )
@@ -84,11 +91,8 @@ def run_fewshot(args, source_name: str, target: str) -> int:
             "source_sentences": len(source),
             "source_epochs": args.source_epochs,
             "target_steps": args.target_steps,
-            **(
-                {"target_label_learning_rate": args.target_label_learning_rate}
-                if args.target_label_learning_rate is not None
-                else {}
-            ),
+            "target_learning_rate": TARGET_LEARNING_RATE,
+            "target_label_learning_rate": label_rate,
             **({"target_l2sp": args.target_l2sp} if args.target_l2sp else {}),
             **(
                 {"target_replay_fraction": args.target_replay_fraction}

@@ -195,6 +195,10 @@ def test_the_cli_passes_the_options_to_finetune(monkeypatch, tmp_path):
     assert seen["target_replay_fraction"] is None
     seen.clear()
     with pytest.raises(SystemExit):
+        main(argv)  # the recipe's default: the label side at a tenth of the target stage's rate
+    assert seen["target_label_learning_rate"] == pytest.approx(0.1 * seen["target_learning_rate"])
+    seen.clear()
+    with pytest.raises(SystemExit):
         main([*argv, "--target-replay-fraction", "0.25"])
     assert seen["target_replay_fraction"] == 0.25
 
@@ -325,6 +329,9 @@ def test_fewshot_transfer_replays_its_source_in_the_target_stage(tiny_encoder_di
         target_replay_fraction=0.5,
     )
     assert calls[0].get("replay") is None  # the source stage
+    # the label side of the target stage at a tenth of its rate by default (issue 11's measured best)
+    assert calls[1]["label_learning_rate"] == pytest.approx(0.1 * 5e-5)
+    assert calls[0].get("label_learning_rate") is None
     assert [s.name for s in calls[1]["replay"]] == ["source"] and calls[1]["replay_fraction"] == 0.5
     assert model.labels == TARGET_LABELS
     with pytest.raises(
