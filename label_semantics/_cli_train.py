@@ -86,12 +86,13 @@ def _training_options(args) -> dict:
 def _hyperparameters(args, trainer) -> dict:
     """The card's hyper-parameters of `train`: the Trainer's, and the keep-the-source options when set."""
     from .model_card import hyperparameters_from_training_args
+    from .training import REPLAY_FRACTION
 
     kept = {
         "label_learning_rate": args.label_learning_rate,
         "l2sp": args.l2sp or None,
         "replay": " + ".join(args.replay) if args.replay else None,
-        "replay_fraction": (args.replay_fraction or 0.5) if args.replay else None,
+        "replay_fraction": (args.replay_fraction or REPLAY_FRACTION) if args.replay else None,
     }
     return {
         **hyperparameters_from_training_args(trainer.args),

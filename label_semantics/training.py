@@ -27,6 +27,9 @@ from .verbalizer import (
 
 logger = logging.getLogger(__name__)
 
+REPLAY_FRACTION = 0.5
+"""`finetune`'s share of replayed rows when `replay` is given and `replay_fraction` is not."""
+
 
 def encode_for_training(dataset, tokenizer, label2id, *, max_length: int | None = None):
     """Tokenise a `tokens` / `ner_tags` data set and align the labels (long sentences become several rows).
@@ -161,7 +164,7 @@ def finetune(
             f"pass the source data to replay, e.g. replay=[Source('conll', conll_train)], or leave it out"
         )
     if replay is not None:
-        replay_fraction = 0.5 if replay_fraction is None else replay_fraction
+        replay_fraction = REPLAY_FRACTION if replay_fraction is None else replay_fraction
         if dataset is None:
             raise ValueError(
                 "replay=... mixes earlier data into the rows of dataset=...; with sources=..., list the data to "
